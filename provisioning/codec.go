@@ -1,0 +1,102 @@
+package provisioning
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"reflect"
+
+	"github.com/fxamacker/cbor/v2"
+)
+
+// MaxPayload is AWS IoT's limit on a PUBLISH payload.
+const MaxPayload = 128 * 1024
+
+// ErrPayloadTooLarge is returned for payloads over MaxPayload.
+var ErrPayloadTooLarge = errors.New("payload larger than 128 KiB")
+
+var (
+	cborEnc cbor.EncMode
+	cborDec cbor.DecMode
+)
+
+func init() {
+	var err error
+	// Nested maps must decode to map[string]any so that a CBOR deviceConfiguration
+	// looks the same as a JSON one to the rest of the program.
+	cborDec, err = cbor.DecOptions{
+		DefaultMapType:   reflect.TypeOf(map[string]any(nil)),
+		MaxNestedLevels:  16,
+		MaxArrayElements: 4096,
+		MaxMapPairs:      4096,
+		DupMapKey:        cbor.DupMapKeyEnforcedAPF,
+		IndefLength:      cbor.IndefLengthAllowed,
+	}.DecMode()
+	if err != nil {
+		panic(err)
+	}
+	cborEnc, err = cbor.EncOptions{Sort: cbor.SortCanonical}.EncMode()
+	if err != nil {
+		panic(err)
+	}
+}
+
+// Marshal encodes v in format f.
+func Marshal(f Format, v any) ([]byte, error) {
+	switch f {
+	case FormatJSON:
+		return json.Marshal(v)
+	case FormatCBOR:
+		return cborEnc.Marshal(v)
+	}
+	return nil, fmt.Errorf("marshal: unknown format %q", f)
+}
+
+// Unmarshal decodes a payload in format f into v. Unknown fields are ignored, as the
+// service ignores them (the v1 SDK sends templateName in RegisterThing). An empty
+// payload decodes to the zero value: that is what CreateKeysAndCertificate sends.
+func Unmarshal(f Format, data []byte, v any) error {
+	if len(data) > MaxPayload {
+		return fmt.Errorf("decode %s payload of %d bytes: %w", f, len(data), ErrPayloadTooLarge)
+	}
+	if len(bytes.TrimSpace(data)) == 0 {
+		return nil
+	}
+	switch f {
+	case FormatJSON:
+		dec := json.NewDecoder(bytes.NewReader(data))
+		if err := dec.Decode(v); err != nil {
+			return fmt.Errorf("decode json payload: %w", err)
+		}
+		if dec.More() {
+			return errors.New("decode json payload: data after the top-level value")
+		}
+		return nil
+	case FormatCBOR:
+		if err := cborDec.Unmarshal(data, v); err != nil {
+			return fmt.Errorf("decode cbor payload: %w", err)
+		}
+		return nil
+	}
+	return fmt.Errorf("decode: unknown format %q", f)
+}
+
+// DecodeReply decodes a reply published on t's accepted or rejected topic. For a
+// rejected reply it returns a *RejectedError; accepted decodes into v.
+func DecodeReply(t Topic, o Outcome, payload []byte, v any) error {
+	switch o {
+	case Accepted:
+		if err := Unmarshal(t.Format, payload, v); err != nil {
+			return fmt.Errorf("%s accepted reply: %w", t.Op, err)
+		}
+		return nil
+	case Rejected:
+		var e ErrorResponse
+		if err := Unmarshal(t.Format, payload, &e); err != nil {
+			return fmt.Errorf("%s rejected reply: %w", t.Op, err)
+		}
+		return &RejectedError{Op: t.Op, ErrorResponse: e}
+	}
+	return fmt.Errorf("%s reply: unknown outcome %q", t.Op, o)
+}
