@@ -3,6 +3,8 @@ package provisioning
 import (
 	"errors"
 	"fmt"
+
+	"go.uber.org/zap/zapcore"
 )
 
 // CreateKeysAndCertificateResponse is the accepted reply of CreateKeysAndCertificate.
@@ -100,4 +102,36 @@ func AsRejected(err error) (*RejectedError, bool) {
 	var r *RejectedError
 	ok := errors.As(err, &r)
 	return r, ok
+}
+
+// GoString keeps %#v from printing the key and the token field by field.
+func (r CreateKeysAndCertificateResponse) GoString() string { return r.String() }
+
+// GoString keeps %#v from printing the token.
+func (r CreateCertificateFromCSRResponse) GoString() string { return r.String() }
+
+// GoString keeps %#v from printing the token.
+func (r RegisterThingRequest) GoString() string { return r.String() }
+
+// MarshalLogObject gives zap the public fields only (zap.Object, and zap.Any, which
+// prefers this to reflection).
+func (r CreateKeysAndCertificateResponse) MarshalLogObject(enc zapcore.ObjectEncoder) error {
+	enc.AddString("certificate_id", r.CertificateID)
+	enc.AddBool("has_private_key", r.PrivateKey != "")
+	enc.AddBool("has_token", r.CertificateOwnershipToken != "")
+	return nil
+}
+
+// MarshalLogObject gives zap the public fields only.
+func (r CreateCertificateFromCSRResponse) MarshalLogObject(enc zapcore.ObjectEncoder) error {
+	enc.AddString("certificate_id", r.CertificateID)
+	enc.AddBool("has_token", r.CertificateOwnershipToken != "")
+	return nil
+}
+
+// MarshalLogObject gives zap the parameter names, not the token.
+func (r RegisterThingRequest) MarshalLogObject(enc zapcore.ObjectEncoder) error {
+	enc.AddBool("has_token", r.CertificateOwnershipToken != "")
+	enc.AddInt("parameters", len(r.Parameters))
+	return nil
 }

@@ -1,0 +1,279 @@
+// Package agent is the first-boot state machine of a gateway: find the home region,
+// trade the claim certificate for a permanent identity, and stay online with it. It is
+// the only package that knows the order of the steps.
+package agent
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/fleetboot/fleetboot/dnsresolve"
+	"github.com/fleetboot/fleetboot/keystore"
+	"github.com/fleetboot/fleetboot/provisioning"
+)
+
+// Resolver finds the addresses behind a name; *dnsresolve.Resolver is one.
+type Resolver interface {
+	Resolve(ctx context.Context, name string) (*dnsresolve.Result, error)
+}
+
+// Dialer opens an MQTT connection; provisioning.Dial is the one used on devices.
+type Dialer func(ctx context.Context, cfg provisioning.DialConfig) (*provisioning.Conn, error)
+
+// Step is one timed step of first boot, reported to Options.Observe.
+type Step struct {
+	Name     string
+	Duration time.Duration
+	Err      error
+}
+
+// Options wires an Agent. Config is required; the rest default to what a device uses.
+type Options struct {
+	Config *Config
+	Logger *zap.Logger
+	// Now is the wall clock; tests set a clock stuck at 1970.
+	Now func() time.Time
+	// Resolver defaults to dnsresolve over Config.DNS.
+	Resolver Resolver
+	// Keystore defaults to keystore.Open(Config.Keystore.URI).
+	Keystore keystore.Keystore
+	// Dial defaults to provisioning.Dial.
+	Dial Dialer
+	// Observe receives each step's duration as it ends.
+	Observe func(Step)
+	// FaultPoint is called after each state write with the phase just written; tests
+	// use it to cut power at exact points.
+	FaultPoint func(Phase)
+	// Environ is the environment handed to the onProvisioned command; nil uses os.Environ.
+	Environ []string
+}
+
+// Agent runs first boot for one device. Not safe for concurrent use: one Agent, one
+// goroutine calling Provision, Prove or Run.
+type Agent struct {
+	cfg      *Config
+	log      *zap.Logger
+	now      func() time.Time
+	resolver Resolver
+	ks       keystore.Keystore
+	ownKS    bool
+	dial     Dialer
+	observe  func(Step)
+	fault    func(Phase)
+	environ  []string
+	roots    *x509.CertPool
+
+	mu    sync.Mutex
+	state *State
+	// resolved holds what the last resolution returned, so the first permanent
+	// connection reuses it instead of asking again.
+	resolved *dnsresolve.Result
+}
+
+// New validates and wires; it changes nothing on disk and touches no network.
+func New(ctx context.Context, opts Options) (*Agent, error) {
+	if opts.Config == nil {
+		return nil, configErr("new agent", errors.New("no config"))
+	}
+	cfg := opts.Config
+	if err := cfg.Validate(); err != nil {
+		return nil, configErr("validate config", err)
+	}
+	a := &Agent{
+		cfg:     cfg,
+		log:     opts.Logger,
+		now:     opts.Now,
+		dial:    opts.Dial,
+		observe: opts.Observe,
+		fault:   opts.FaultPoint,
+		environ: opts.Environ,
+	}
+	if a.log == nil {
+		a.log = zap.NewNop()
+	}
+	if a.now == nil {
+		a.now = time.Now
+	}
+	if a.dial == nil {
+		a.dial = provisioning.Dial
+	}
+	if a.environ == nil {
+		a.environ = os.Environ()
+	}
+	roots, err := loadRoots(cfg.Endpoint)
+	if err != nil {
+		return nil, configErr("load root CAs", err)
+	}
+	a.roots = roots
+	a.resolver = opts.Resolver
+	if a.resolver == nil {
+		r, err := newResolver(cfg.DNS, a.log)
+		if err != nil {
+			return nil, configErr("dns", err)
+		}
+		a.resolver = r
+	}
+	a.ks = opts.Keystore
+	if a.ks == nil {
+		ks, err := keystore.Open(ctx, cfg.Keystore.URI, keystore.Options{Logger: a.log})
+		if err != nil {
+			return nil, configErr("open keystore", err)
+		}
+		a.ks, a.ownKS = ks, true
+	}
+	st, err := LoadState(cfg.StateDir)
+	if err != nil {
+		a.Close()
+		return nil, configErr("load state", err)
+	}
+	a.state = st
+	return a, nil
+}
+
+// Close releases the keystore if the agent opened it.
+func (a *Agent) Close() error {
+	if a.ownKS && a.ks != nil {
+		return a.ks.Close()
+	}
+	return nil
+}
+
+// State returns a copy of the current state.
+func (a *Agent) State() State {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return *a.state
+}
+
+func newResolver(c DNSConfig, log *zap.Logger) (*dnsresolve.Resolver, error) {
+	rc := dnsresolve.Config{Servers: c.Servers, Timeout: c.Timeout.D(), Logger: log.Named("dns")}
+	if c.ClientSubnet != "" {
+		p, err := netip.ParsePrefix(c.ClientSubnet)
+		if err != nil {
+			return nil, err
+		}
+		rc.ClientSubnet = p.Masked()
+	}
+	if c.SourceAddress != "" {
+		ad, err := netip.ParseAddr(c.SourceAddress)
+		if err != nil {
+			return nil, err
+		}
+		rc.LocalAddr = ad
+	}
+	return dnsresolve.New(rc)
+}
+
+func loadRoots(c EndpointConfig) (*x509.CertPool, error) {
+	pool := x509.NewCertPool()
+	if c.SystemRoots {
+		sys, err := x509.SystemCertPool()
+		if err != nil {
+			return nil, fmt.Errorf("system roots: %w", err)
+		}
+		pool = sys
+	}
+	if c.RootCA != "" {
+		pem, err := os.ReadFile(c.RootCA)
+		if err != nil {
+			return nil, err
+		}
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("%s: no PEM certificate found", c.RootCA)
+		}
+	}
+	return pool, nil
+}
+
+// step times fn, logs it and reports it.
+func (a *Agent) step(name string, fn func() error) error {
+	start := time.Now()
+	err := fn()
+	d := time.Since(start)
+	if a.observe != nil {
+		a.observe(Step{Name: name, Duration: d, Err: err})
+	}
+	if err != nil {
+		a.log.Debug("step failed", zap.String("step", name), zap.Duration("duration", d), zap.Error(err))
+	} else {
+		a.log.Info("step done", zap.String("step", name), zap.Duration("duration", d))
+	}
+	return err
+}
+
+// save writes the state before the next network step, then passes the fault point.
+func (a *Agent) save(st *State) error {
+	now, trusted := trustedNow(a.now(), st.Updated)
+	if trusted {
+		st.Updated = now
+	}
+	if err := SaveState(a.cfg.StateDir, st); err != nil {
+		return configErr("save state", err)
+	}
+	a.mu.Lock()
+	a.state = st
+	a.mu.Unlock()
+	a.log.Debug("state saved", zap.String("state", string(st.Phase)))
+	if a.fault != nil {
+		a.fault(st.Phase)
+	}
+	return nil
+}
+
+func (a *Agent) current() *State {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	c := *a.state
+	return &c
+}
+
+func (a *Agent) serverName() string { return strings.TrimSuffix(a.cfg.Endpoint.GlobalName, ".") }
+
+// addrPorts joins addresses with the endpoint port.
+func (a *Agent) addrPorts(addrs []netip.Addr) []netip.AddrPort {
+	out := make([]netip.AddrPort, 0, len(addrs))
+	for _, ad := range dnsresolve.HappyEyeballsOrder(addrs) {
+		out = append(out, netip.AddrPortFrom(ad, uint16(a.cfg.Endpoint.Port)))
+	}
+	return out
+}
+
+func (a *Agent) loadClaim() (tls.Certificate, error) {
+	c, err := tls.LoadX509KeyPair(a.cfg.Provisioning.ClaimCertificate, a.cfg.Provisioning.ClaimKey)
+	if err != nil {
+		return tls.Certificate{}, configErr("load claim certificate", err)
+	}
+	return c, nil
+}
+
+func (a *Agent) dialConfig(cert tls.Certificate, clientID string, addrs []netip.AddrPort) provisioning.DialConfig {
+	return provisioning.DialConfig{
+		ServerName:     a.serverName(),
+		Addrs:          addrs,
+		RootCAs:        a.roots,
+		Certificate:    cert,
+		ClientID:       clientID,
+		KeepAlive:      a.cfg.Device.KeepAlive.D(),
+		ConnectTimeout: a.cfg.Provisioning.Timeout.D(),
+		Now:            a.verifyNow,
+		Logger:         a.log.Named("mqtt"),
+	}
+}
+
+// verifyNow is the time server certificates are checked at: the wall clock when it
+// can be believed, else the floor (the certificate check then moves up to the
+// certificate's own start, see provisioning.DialConfig.Now).
+func (a *Agent) verifyNow() (time.Time, bool) {
+	st := a.current()
+	return trustedNow(a.now(), st.Updated)
+}

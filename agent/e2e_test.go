@@ -1,0 +1,244 @@
+package agent_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"go.uber.org/zap/zaptest"
+
+	"github.com/fleetboot/fleetboot/agent"
+	_ "github.com/fleetboot/fleetboot/keystore/file"
+	"github.com/fleetboot/fleetboot/mockcloud"
+	"github.com/fleetboot/fleetboot/mockcloud/iotcore/registry"
+)
+
+// startRig runs the default rig on fresh loopback addresses.
+func startRig(t *testing.T) *mockcloud.Cloud {
+	t.Helper()
+	cfg, err := mockcloud.LoadConfig(filepath.Join("..", "testdata", "rig.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.IoT.KeyPoolSize = 2
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, err := mockcloud.Start(ctx, cfg, mockcloud.Options{DataDir: t.TempDir(), Ephemeral: true, Logger: zaptest.NewLogger(t).Named("cloud")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// deviceConfig is the rig's device.yaml with one device's state folder and place.
+func deviceConfig(t *testing.T, c *mockcloud.Cloud, stateDir, mode, format, subnet, serial string) *agent.Config {
+	t.Helper()
+	cfg, err := agent.LoadConfig(c.Files().DeviceConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.StateDir = stateDir
+	cfg.Provisioning.Mode = mode
+	cfg.Provisioning.Format = format
+	cfg.Provisioning.Parameters = map[string]string{"SerialNumber": serial}
+	cfg.Provisioning.Timeout = agent.Duration(10 * time.Second)
+	cfg.DNS.ClientSubnet = subnet
+	cfg.Log.Level = "debug"
+	cfg.SetDefaults()
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+func newAgent(t *testing.T, cfg *agent.Config, opts agent.Options) *agent.Agent {
+	t.Helper()
+	opts.Config = cfg
+	if opts.Logger == nil {
+		opts.Logger = zaptest.NewLogger(t).Named("agent")
+	}
+	a, err := agent.New(context.Background(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Close() })
+	return a
+}
+
+// checkOneIdentity asserts the region holds exactly one thing for the device and
+// exactly one ACTIVE certificate attached to it.
+func checkOneIdentity(t *testing.T, c *mockcloud.Cloud, region, thing string) {
+	t.Helper()
+	reg := c.Region(region).Registry()
+	things, err := reg.ListThings(registry.ThingFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, th := range things {
+		if th.Name == thing {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Fatalf("region %s: %d things named %s, want 1 (all: %v)", region, n, thing, things)
+	}
+	principals, err := reg.PrincipalsForThing(thing)
+	if err != nil {
+		t.Fatal(err)
+	}
+	active := 0
+	for _, p := range principals {
+		cert, err := reg.GetCertificate(p)
+		if err != nil {
+			t.Fatalf("principal %s: %v", p, err)
+		}
+		if cert.Status == registry.StatusActive {
+			active++
+		}
+	}
+	if active != 1 {
+		t.Fatalf("thing %s: %d ACTIVE certificates attached, want 1", thing, active)
+	}
+}
+
+func TestFirstBootFlows(t *testing.T) {
+	c := startRig(t)
+	for _, tc := range []struct {
+		mode, format, subnet, serial, region string
+	}{
+		{agent.ModeCSR, "json", "198.51.100.0/24", "CSR-JSON", "us-east-1"},
+		{agent.ModeCSR, "cbor", "192.0.2.0/24", "CSR-CBOR", "eu-west-1"},
+		{agent.ModeKeys, "json", "203.0.113.0/24", "KEYS-JSON", "ap-northeast-1"},
+		{agent.ModeKeys, "cbor", "198.51.100.0/24", "KEYS-CBOR", "us-east-1"},
+	} {
+		t.Run(tc.mode+"-"+tc.format, func(t *testing.T) {
+			dir := t.TempDir()
+			cfg := deviceConfig(t, c, dir, tc.mode, tc.format, tc.subnet, tc.serial)
+			var steps []string
+			a := newAgent(t, cfg, agent.Options{Observe: func(s agent.Step) { steps = append(steps, s.Name) }})
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			st, err := a.Prove(ctx)
+			if err != nil {
+				t.Fatalf("prove: %v (steps %v)", err, steps)
+			}
+			if st.Phase != agent.PhaseOnline || st.Region != tc.region || st.ThingName != "gw-"+tc.serial {
+				t.Fatalf("state %+v, want online in %s as gw-%s", st, tc.region, tc.serial)
+			}
+			if st.ServerName != cfg.Endpoint.GlobalName {
+				t.Fatalf("server name %q, want the global name", st.ServerName)
+			}
+			checkOneIdentity(t, c, tc.region, st.ThingName)
+			saved, err := agent.LoadState(dir)
+			if err != nil || saved.Phase != agent.PhaseOnline || saved.OwnershipToken != "" {
+				t.Fatalf("saved state %+v, %v: want online without a token", saved, err)
+			}
+			fi, err := os.Stat(filepath.Join(dir, "state.json"))
+			if err != nil || fi.Mode().Perm() != 0o600 {
+				t.Fatalf("state.json mode %v, %v; want 0600", fi.Mode(), err)
+			}
+		})
+	}
+}
+
+// cut stands for a power cut: the fault point panics with it and the test
+// recovers, so no more agent code runs after the state write.
+type cut struct{ phase agent.Phase }
+
+func TestResumeAfterEveryPhase(t *testing.T) {
+	c := startRig(t)
+	for _, mode := range []string{agent.ModeCSR, agent.ModeKeys} {
+		for _, at := range []agent.Phase{agent.PhaseCredentialed, agent.PhaseRegistered, agent.PhaseOnline} {
+			t.Run(mode+"-after-"+string(at), func(t *testing.T) {
+				dir := t.TempDir()
+				serial := "RESUME-" + mode + "-" + string(at)
+				cfg := deviceConfig(t, c, dir, mode, "json", "192.0.2.0/24", serial)
+				a := newAgent(t, cfg, agent.Options{FaultPoint: func(p agent.Phase) {
+					if p == at {
+						panic(cut{p})
+					}
+				}})
+				func() {
+					defer func() {
+						r := recover()
+						if _, ok := r.(cut); !ok {
+							t.Fatalf("want a power cut at %s, got %v", at, r)
+						}
+					}()
+					_, err := a.Prove(context.Background())
+					t.Fatalf("prove returned %v without reaching %s", err, at)
+				}()
+				saved, err := agent.LoadState(dir)
+				if err != nil || saved.Phase != at {
+					t.Fatalf("after the cut: state %v, %v; want %s", saved, err, at)
+				}
+				a.Close()
+				b := newAgent(t, cfg, agent.Options{})
+				ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+				defer cancel()
+				st, err := b.Prove(ctx)
+				if err != nil {
+					t.Fatalf("resume from %s: %v", at, err)
+				}
+				checkOneIdentity(t, c, "eu-west-1", st.ThingName)
+			})
+		}
+	}
+}
+
+func TestClockAt1970(t *testing.T) {
+	c := startRig(t)
+	dir := t.TempDir()
+	cfg := deviceConfig(t, c, dir, agent.ModeCSR, "json", "203.0.113.0/24", "EPOCH")
+	a := newAgent(t, cfg, agent.Options{Now: func() time.Time { return time.Unix(0, 0) }})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	st, err := a.Prove(ctx)
+	if err != nil {
+		t.Fatalf("prove with the clock at 1970: %v", err)
+	}
+	if st.Region != "ap-northeast-1" {
+		t.Fatalf("region %s, want ap-northeast-1", st.Region)
+	}
+	checkOneIdentity(t, c, "ap-northeast-1", st.ThingName)
+}
+
+func TestExpiredTokenLeadsToNewCredentials(t *testing.T) {
+	c := startRig(t)
+	dir := t.TempDir()
+	cfg := deviceConfig(t, c, dir, agent.ModeCSR, "json", "192.0.2.0/24", "EXPIRED")
+	a := newAgent(t, cfg, agent.Options{FaultPoint: func(p agent.Phase) {
+		if p == agent.PhaseCredentialed {
+			panic(cut{p})
+		}
+	}})
+	func() {
+		defer func() { recover() }()
+		a.Prove(context.Background()) //nolint:errcheck
+	}()
+	first, err := agent.LoadState(dir)
+	if err != nil || first.Phase != agent.PhaseCredentialed {
+		t.Fatalf("state %v, %v", first, err)
+	}
+	a.Close()
+	// The cloud's clock moves past the token's hour; the device's clock is stuck at
+	// 1970, so only the cloud's refusal can tell it the token is gone.
+	c.AdvanceClock(2 * time.Hour)
+	b := newAgent(t, cfg, agent.Options{Now: func() time.Time { return time.Unix(0, 0) }})
+	st, err := b.Prove(context.Background())
+	if err != nil {
+		t.Fatalf("prove after token expiry: %v", err)
+	}
+	if st.CertificateID == first.CertificateID {
+		t.Fatal("device kept the certificate of the expired token")
+	}
+	checkOneIdentity(t, c, "eu-west-1", st.ThingName)
+	if _, err := c.Region("eu-west-1").Registry().GetCertificate(first.CertificateID); !errors.Is(err, registry.ErrNotFound) {
+		t.Fatalf("certificate of the expired token: %v, want deleted", err)
+	}
+}

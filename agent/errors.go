@@ -1,0 +1,97 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/fleetboot/fleetboot/provisioning"
+)
+
+// Class sorts failures by what the operator (or systemd) should do about them.
+type Class string
+
+const (
+	// ClassConfig: the configuration or local files are wrong; retrying cannot help.
+	ClassConfig Class = "config"
+	// ClassRejected: the cloud refused a request; the cloud side needs fixing
+	// (template, policy, parameters).
+	ClassRejected Class = "rejected"
+	// ClassThrottled: the cloud asked the fleet to slow down; retry later.
+	ClassThrottled Class = "throttled"
+	// ClassIdentity: the region does not accept the device's certificate.
+	ClassIdentity Class = "identity"
+	// ClassTransient: network, DNS or timeouts; retry.
+	ClassTransient Class = "transient"
+)
+
+// Error carries a class and the step that failed. Callers decide with errors.As.
+type Error struct {
+	Class Class
+	Step  string
+	Err   error
+}
+
+func (e *Error) Error() string { return fmt.Sprintf("%s: %v", e.Step, e.Err) }
+func (e *Error) Unwrap() error { return e.Err }
+
+// Hint says what to do about the failure, for the one log line an operator reads.
+func (e *Error) Hint() string {
+	switch e.Class {
+	case ClassConfig:
+		return "fix the configuration or the files it names; `fleetboot check` shows what is used"
+	case ClassRejected:
+		return "the cloud refused the request: check the provisioning template, its parameters and the claim policy"
+	case ClassThrottled:
+		return "the cloud is throttling: the agent backs off and retries"
+	case ClassIdentity:
+		return "the region does not accept this device's certificate: check it is ACTIVE, or reset the device to provision again"
+	default:
+		return "network or DNS failure: the agent retries with backoff"
+	}
+}
+
+// ClassOf returns the class of err; unclassified errors are transient.
+func ClassOf(err error) Class {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Class
+	}
+	if errors.Is(err, context.Canceled) {
+		return ClassTransient
+	}
+	return ClassTransient
+}
+
+func classify(step string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return err
+	}
+	c := ClassTransient
+	if r, ok := provisioning.AsRejected(err); ok {
+		switch {
+		case r.Throttled():
+			c = ClassThrottled
+		case r.StatusCode >= 500:
+			c = ClassTransient
+		default:
+			c = ClassRejected
+		}
+	}
+	var refused *provisioning.ConnectRefusedError
+	if errors.As(err, &refused) && refused.NotAuthorized() {
+		c = ClassIdentity
+	}
+	return &Error{Class: c, Step: step, Err: err}
+}
+
+func configErr(step string, err error) error {
+	return &Error{Class: ClassConfig, Step: step, Err: err}
+}
+
+// ErrNotProvisioned is returned by operations that need the permanent identity.
+var ErrNotProvisioned = errors.New("device not provisioned")

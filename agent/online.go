@@ -1,0 +1,273 @@
+package agent
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/fleetboot/fleetboot/keystore"
+	"github.com/fleetboot/fleetboot/provisioning"
+)
+
+// Status payloads published on the status topic; the offline one is the last will.
+const (
+	statusOnline  = `{"state":"online"}`
+	statusOffline = `{"state":"offline"}`
+)
+
+// connectPermanent opens one connection with the permanent identity to the pinned
+// endpoint, publishes the online status and records the online phase.
+func (a *Agent) connectPermanent(ctx context.Context) (*provisioning.Conn, error) {
+	st := a.current()
+	if !st.Phase.Provisioned() {
+		return nil, &Error{Class: ClassConfig, Step: "connect", Err: ErrNotProvisioned}
+	}
+	cert, err := keystore.TLSCertificate(ctx, a.ks)
+	if err != nil {
+		return nil, configErr("load device identity", err)
+	}
+	addrs, err := a.pinnedAddrs(ctx, st)
+	if err != nil {
+		return nil, err
+	}
+	topic := a.statusTopic(st.ThingName)
+	var conn *provisioning.Conn
+	err = a.step("connect", func() error {
+		dc := a.dialConfig(cert, st.ThingName, addrs)
+		dc.Will = &provisioning.Message{Topic: topic, QoS: 1, Retain: true, Payload: []byte(statusOffline)}
+		c, err := a.dial(ctx, dc)
+		if err != nil {
+			return classify(fmt.Sprintf("connect as %q to %s", st.ThingName, st.Endpoint), err)
+		}
+		conn = c
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := a.step("publish-status", func() error {
+		return classify("publish status to "+topic, conn.Publish(ctx, topic, 1, true, []byte(statusOnline)))
+	}); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	if st.Phase != PhaseOnline {
+		st.Phase = PhaseOnline
+		if err := a.save(st); err != nil {
+			conn.Close()
+			return nil, err
+		}
+	}
+	a.log.Info("online", zap.String("thing", st.ThingName), zap.String("region", st.Region), zap.String("endpoint", st.Endpoint))
+	return conn, nil
+}
+
+func (a *Agent) statusTopic(thing string) string {
+	return strings.ReplaceAll(a.cfg.Device.StatusTopic, "{thing}", thing)
+}
+
+// Prove provisions if needed, then connects once with the permanent identity and
+// disconnects: the device can reach its home region as itself.
+func (a *Agent) Prove(ctx context.Context) (*State, error) {
+	if _, err := a.Provision(ctx); err != nil {
+		return nil, err
+	}
+	if err := a.handoff(ctx); err != nil {
+		return nil, err
+	}
+	conn, err := a.connectPermanent(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.Close()
+	return a.current(), nil
+}
+
+// Run provisions if needed and stays online until ctx ends, reconnecting with
+// backoff. It returns nil when ctx ends, or a non-transient error.
+func (a *Agent) Run(ctx context.Context) error {
+	bo := &Backoff{Base: time.Second, Cap: 5 * time.Minute}
+	for {
+		_, err := a.Provision(ctx)
+		if err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		if c := ClassOf(err); c == ClassConfig || c == ClassRejected {
+			return err
+		}
+		a.retryLog(err, bo)
+		if sleep(ctx, bo.Next()) != nil {
+			return nil
+		}
+	}
+	if err := a.handoff(ctx); err != nil {
+		return err
+	}
+	bo.Reset()
+	for {
+		conn, err := a.connectPermanent(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			if c := ClassOf(err); c == ClassConfig {
+				return err
+			}
+			a.retryLog(err, bo)
+			if sleep(ctx, bo.Next()) != nil {
+				return nil
+			}
+			continue
+		}
+		bo.Reset()
+		select {
+		case <-ctx.Done():
+			// A clean disconnect does not fire the will, so say offline ourselves.
+			pctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			_ = conn.Publish(pctx, a.statusTopic(a.current().ThingName), 1, true, []byte(statusOffline))
+			cancel()
+			conn.Close()
+			return nil
+		case <-conn.Done():
+			a.log.Warn("connection lost; reconnecting", zap.Error(conn.Err()))
+			if sleep(ctx, bo.Next()) != nil {
+				return nil
+			}
+		}
+	}
+}
+
+func (a *Agent) retryLog(err error, bo *Backoff) {
+	var e *Error
+	hint := "retrying"
+	if errors.As(err, &e) {
+		hint = e.Hint()
+	}
+	a.log.Warn("first boot step failed", zap.Error(err), zap.String("class", string(ClassOf(err))), zap.Int("attempt", bo.Attempt()+1), zap.String("hint", hint))
+}
+
+// handoff gives the deviceConfiguration to other gateway software and runs the
+// onProvisioned command, once.
+func (a *Agent) handoff(ctx context.Context) error {
+	st := a.current()
+	if st.HandoffDone {
+		return nil
+	}
+	if p := a.cfg.Device.ConfigPath; p != "" {
+		doc := st.DeviceConfiguration
+		if doc == nil {
+			doc = map[string]any{}
+		}
+		data, err := json.MarshalIndent(doc, "", "  ")
+		if err != nil {
+			return configErr("device configuration", err)
+		}
+		// Readable by other gateway software by design: it holds no secret.
+		if err := writeFileAtomic(filepath.Dir(p), filepath.Base(p), append(data, '\n'), 0o644); err != nil {
+			return configErr("write device configuration "+p, err)
+		}
+	}
+	if cmd := a.cfg.Device.OnProvisioned; cmd != "" {
+		if err := a.step("on-provisioned", func() error { return a.runHook(ctx, cmd, st) }); err != nil {
+			// The device is provisioned either way; a failing hook is reported, not retried forever.
+			a.log.Error("onProvisioned command failed", zap.String("command", cmd), zap.Error(err))
+		}
+	}
+	st.HandoffDone = true
+	return a.save(st)
+}
+
+func (a *Agent) runHook(ctx context.Context, command string, st *State) error {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "/bin/sh", "-c", command)
+	cmd.Env = append(append([]string(nil), a.environ...),
+		"FLEETBOOT_THING_NAME="+st.ThingName,
+		"FLEETBOOT_REGION="+st.Region,
+		"FLEETBOOT_ENDPOINT="+st.Endpoint,
+		"FLEETBOOT_SERVER_NAME="+st.ServerName,
+		"FLEETBOOT_CERTIFICATE_ID="+st.CertificateID,
+		"FLEETBOOT_DEVICE_CONFIG="+a.cfg.Device.ConfigPath,
+		"FLEETBOOT_STATE_DIR="+a.cfg.StateDir,
+	)
+	out, err := cmd.CombinedOutput()
+	if len(out) > 0 {
+		a.log.Info("onProvisioned output", zap.ByteString("output", truncate(out, 4096)))
+	}
+	if err != nil {
+		return fmt.Errorf("run %q: %w", command, err)
+	}
+	return nil
+}
+
+func truncate(b []byte, n int) []byte {
+	if len(b) > n {
+		return b[:n]
+	}
+	return b
+}
+
+// Reset forgets the identity: the state file and, if the keystore can, its keys.
+func Reset(ctx context.Context, cfg *Config, ks keystore.Keystore) error {
+	if r, ok := ks.(keystore.Resetter); ok {
+		if err := r.Reset(ctx); err != nil {
+			return fmt.Errorf("reset keystore: %w", err)
+		}
+	}
+	if err := os.Remove(filepath.Join(cfg.StateDir, stateFileName)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("reset state: %w", err)
+	}
+	return nil
+}
+
+// ProveWithRetry is Prove, retried with backoff on transient failures and
+// throttling until ctx ends.
+func (a *Agent) ProveWithRetry(ctx context.Context) (*State, error) {
+	bo := &Backoff{Base: time.Second, Cap: 30 * time.Second}
+	for {
+		st, err := a.Prove(ctx)
+		if err == nil {
+			return st, nil
+		}
+		if c := ClassOf(err); c != ClassTransient && c != ClassThrottled {
+			return nil, err
+		}
+		if ctx.Err() != nil {
+			return nil, err
+		}
+		a.retryLog(err, bo)
+		if sleep(ctx, bo.Next()) != nil {
+			return nil, err
+		}
+	}
+}
+
+// Check loads everything the configuration names without touching the network.
+func (a *Agent) Check(ctx context.Context) error {
+	if a.cfg.Provisioning.Mode != ModeJITP && !a.current().Phase.Provisioned() {
+		c, err := a.loadClaim()
+		if err != nil {
+			return err
+		}
+		if now, trusted := trustedNow(a.now()); trusted && c.Leaf != nil && now.After(c.Leaf.NotAfter) {
+			return configErr("claim certificate", fmt.Errorf("%s expired at %s", a.cfg.Provisioning.ClaimCertificate, c.Leaf.NotAfter.UTC().Format(time.RFC3339)))
+		}
+	}
+	if a.current().Phase.Provisioned() {
+		if _, err := keystore.TLSCertificate(ctx, a.ks); err != nil {
+			return configErr("device identity", err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,128 @@
+package iotcore
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/fleetboot/fleetboot/mockcloud/pki"
+	"go.uber.org/zap"
+)
+
+// ALPNMQTTCA is the ALPN protocol AWS IoT clients offer for MQTT with X.509 auth on 443.
+const ALPNMQTTCA = "x-amzn-mqtt-ca"
+
+// Config describes one mock AWS IoT Core region.
+type Config struct {
+	Region         string // e.g. eu-west-1
+	AccountID      string // 12 digits in ARNs
+	EndpointPrefix string // ATS name <EndpointPrefix>-ats.iot.<Region>.amazonaws.com
+
+	// Addr is the listen address, loopback only ("127.0.0.12:8883", "127.0.0.1:0",
+	// "[::1]:0"); anything else is refused.
+	Addr string
+	// CustomDomains are domain configurations' names (e.g. global.iot.example.com).
+	// Each gets its own server certificate, chosen by SNI like the ATS name's.
+	CustomDomains []string
+	// CA issues the server certificates and every device certificate the region creates.
+	CA *pki.CA
+	// DataDir holds registry.db.
+	DataDir string
+
+	// AllowMissingSNI and AllowUnknownSNI accept clients that send no SNI or a name
+	// that is not this region's; such clients get the ATS certificate. AWS documents
+	// both as refused (PROTOCOL.md §3.3), the default here.
+	AllowMissingSNI, AllowUnknownSNI bool
+	// RequireALPN makes a port-443-style listener: clients must offer x-amzn-mqtt-ca.
+	RequireALPN bool
+	// ReasonCodes answers a denied SUBSCRIBE with SUBACK 0x80 (3.1.1) / 0x87 (5) and a
+	// denied QoS 1 PUBLISH from an MQTT 5 client with PUBACK 0x87, instead of closing
+	// the connection, which is what AWS is reported to do (PROTOCOL.md §3.5). MQTT
+	// 3.1.1 has no PUBACK failure code, so a denied 3.1.1 PUBLISH always disconnects.
+	ReasonCodes bool
+
+	// Clock drives ownership token expiry. nil: time.Now.
+	Clock func() time.Time
+	// KeyPoolSize RSA-2048 keys are generated ahead, in the background, for
+	// CreateKeysAndCertificate. 0 disables the pool: every request generates inline.
+	KeyPoolSize int
+	// TokenLifetime of certificate ownership tokens; 0: one hour, as AWS.
+	TokenLifetime time.Duration
+	// SweepInterval between sweeps of expired tokens (on Clock's time); 0: one minute.
+	SweepInterval time.Duration
+	// HandshakeTimeout bounds the TLS handshake, ConnectTimeout the wait for CONNECT
+	// after it; 0: 10 s each.
+	HandshakeTimeout, ConnectTimeout time.Duration
+	// Logger; nil: no logging.
+	Logger *zap.Logger
+}
+
+const (
+	defaultTokenLifetime = time.Hour
+	defaultSweepInterval = time.Minute
+	defaultTimeout       = 10 * time.Second
+)
+
+func (c *Config) setDefaults() {
+	if c.Clock == nil {
+		c.Clock = time.Now
+	}
+	if c.TokenLifetime <= 0 {
+		c.TokenLifetime = defaultTokenLifetime
+	}
+	if c.SweepInterval <= 0 {
+		c.SweepInterval = defaultSweepInterval
+	}
+	if c.HandshakeTimeout <= 0 {
+		c.HandshakeTimeout = defaultTimeout
+	}
+	if c.ConnectTimeout <= 0 {
+		c.ConnectTimeout = defaultTimeout
+	}
+	if c.Logger == nil {
+		c.Logger = zap.NewNop()
+	}
+}
+
+func (c *Config) validate() error {
+	switch {
+	case c.Region == "":
+		return fmt.Errorf("%w: Region is empty", ErrConfig)
+	case c.AccountID == "":
+		return fmt.Errorf("%w: AccountID is empty", ErrConfig)
+	case c.EndpointPrefix == "":
+		return fmt.Errorf("%w: EndpointPrefix is empty", ErrConfig)
+	case c.CA == nil:
+		return fmt.Errorf("%w: CA is nil", ErrConfig)
+	case c.DataDir == "":
+		return fmt.Errorf("%w: DataDir is empty", ErrConfig)
+	case c.KeyPoolSize < 0:
+		return fmt.Errorf("%w: KeyPoolSize %d", ErrConfig, c.KeyPoolSize)
+	}
+	if _, err := loopbackAddr(c.Addr); err != nil {
+		return err
+	}
+	for _, d := range c.CustomDomains {
+		if d == "" || strings.ContainsAny(d, " /:") {
+			return fmt.Errorf("%w: custom domain %q", ErrConfig, d)
+		}
+	}
+	return nil
+}
+
+func loopbackAddr(addr string) (netip.AddrPort, error) {
+	ap, err := netip.ParseAddrPort(addr)
+	if err != nil {
+		return netip.AddrPort{}, fmt.Errorf("%w: Addr %q: %w", ErrConfig, addr, err)
+	}
+	if !ap.Addr().Unmap().IsLoopback() {
+		return netip.AddrPort{}, fmt.Errorf("listen on %s: %w", addr, ErrNotLoopback)
+	}
+	return ap, nil
+}
+
+// endpoint is the ATS data endpoint name.
+func (c *Config) endpoint() string {
+	return c.EndpointPrefix + "-ats.iot." + c.Region + ".amazonaws.com"
+}

@@ -1,0 +1,251 @@
+package iotcore
+
+import (
+	"bytes"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/fleetboot/fleetboot/mockcloud/iotcore/registry"
+	"github.com/fleetboot/fleetboot/provisioning"
+	mqtt "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/packets"
+	"go.uber.org/zap"
+)
+
+// AWS IoT's MQTT limits (PROTOCOL.md §0).
+const (
+	maxClientIDBytes = 128
+	minKeepalive     = 30
+	maxKeepalive     = 1200
+)
+
+// session is what the broker knows about one connection.
+type session struct {
+	principal
+	version byte
+
+	mu sync.Mutex
+	// pendingSub holds the iot:Subscribe decisions of the SUBSCRIBE being processed.
+	// mochi asks one ACL question for a subscription and for a delivery; while a
+	// SUBSCRIBE is in flight its filters answer from here, every other question is
+	// an iot:Receive check. (A delivery racing that SUBSCRIBE on a topic spelled
+	// exactly like one of its filters would see the Subscribe decision.)
+	pendingSub map[string]bool
+}
+
+func (s *session) pending(topic string) (allowed, ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	allowed, ok = s.pendingSub[topic]
+	return allowed, ok
+}
+
+func (s *session) setPending(m map[string]bool) {
+	s.mu.Lock()
+	s.pendingSub = m
+	s.mu.Unlock()
+}
+
+// brokerHook puts AWS IoT's authentication, authorization and MQTT differences on
+// mochi, and hands fleet provisioning requests to the region.
+type brokerHook struct {
+	mqtt.HookBase
+	r *Region
+
+	mu       sync.Mutex
+	sessions map[*mqtt.Client]*session
+}
+
+func (h *brokerHook) ID() string { return "iotcore" }
+
+func (h *brokerHook) Provides(b byte) bool {
+	return bytes.Contains([]byte{
+		mqtt.OnConnect, mqtt.OnConnectAuthenticate, mqtt.OnDisconnect, mqtt.OnPacketRead,
+		mqtt.OnSubscribed, mqtt.OnACLCheck, mqtt.OnPublish,
+	}, []byte{b})
+}
+
+func (h *brokerHook) session(cl *mqtt.Client) *session {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.sessions[cl]
+}
+
+// OnConnect authenticates (the TLS layer already refused unknown or inactive
+// certificates) and authorizes iot:Connect. A refusal answers CONNACK itself and
+// returns an error, which makes mochi close the connection.
+func (h *brokerHook) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
+	log := h.r.log.With(zap.String("client_id", pk.Connect.ClientIdentifier))
+	leaf, ok := peerCertificate(cl.Net.Conn)
+	if !ok {
+		return fmt.Errorf("connect %q: no client certificate", pk.Connect.ClientIdentifier)
+	}
+	p := principal{certID: registry.CertificateID(leaf.Raw), clientID: pk.Connect.ClientIdentifier}
+	if len(p.clientID) > maxClientIDBytes {
+		log.Info("CONNECT refused: client id longer than 128 bytes")
+		return h.refuse(cl, packets.ErrClientIdentifierNotValid)
+	}
+	// A thing's policy variables resolve only when the client id is the name of a
+	// thing attached to the certificate, as AWS derives the thing from the client id.
+	things, err := h.r.reg.ThingsForCertificate(p.certID)
+	if err != nil {
+		log.Warn("read certificate things", zap.Error(err))
+	}
+	if slices.Contains(things, p.clientID) {
+		p.thingName = p.clientID
+	}
+	if !h.r.authz.canConnect(p) {
+		log.Info("CONNECT denied by policy", zap.String("certificate_id", p.certID))
+		return h.refuse(cl, packets.ErrNotAuthorized)
+	}
+	if pk.Connect.WillFlag && (strings.HasPrefix(pk.Connect.WillTopic, "$") || !h.r.authz.canPublish(p, pk.Connect.WillTopic)) {
+		log.Info("CONNECT denied: will topic not allowed", zap.String("topic", pk.Connect.WillTopic))
+		return h.refuse(cl, packets.ErrNotAuthorized)
+	}
+	// AWS: 0 or above 1200 becomes 1200, 1-29 becomes 30.
+	ka := pk.Connect.Keepalive
+	switch {
+	case ka == 0 || ka > maxKeepalive:
+		ka = maxKeepalive
+	case ka < minKeepalive:
+		ka = minKeepalive
+	}
+	if ka != pk.Connect.Keepalive {
+		cl.State.Keepalive = ka
+		cl.State.ServerKeepalive = true // MQTT 5 clients are told in CONNACK
+	}
+	h.mu.Lock()
+	h.sessions[cl] = &session{principal: p, version: pk.ProtocolVersion}
+	h.mu.Unlock()
+	return nil
+}
+
+func (h *brokerHook) refuse(cl *mqtt.Client, code packets.Code) error {
+	if cl.Properties.ProtocolVersion < 5 {
+		switch code {
+		case packets.ErrNotAuthorized:
+			code = packets.Err3NotAuthorized
+		case packets.ErrClientIdentifierNotValid:
+			code = packets.Err3ClientIdentifierNotValid
+		}
+	}
+	if err := h.r.broker.SendConnack(cl, code, false, nil); err != nil {
+		return fmt.Errorf("refuse connect: %w", err)
+	}
+	return fmt.Errorf("connect refused: %w", code)
+}
+
+// OnConnectAuthenticate lets through what OnConnect accepted.
+func (h *brokerHook) OnConnectAuthenticate(cl *mqtt.Client, _ packets.Packet) bool {
+	return h.session(cl) != nil
+}
+
+func (h *brokerHook) OnDisconnect(cl *mqtt.Client, _ error, _ bool) {
+	h.mu.Lock()
+	delete(h.sessions, cl)
+	h.mu.Unlock()
+}
+
+// OnPacketRead applies AWS's rules before mochi processes a packet. Returning
+// ErrRejectPacket makes mochi close the connection.
+func (h *brokerHook) OnPacketRead(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
+	s := h.session(cl)
+	if s == nil {
+		return pk, nil // the CONNECT itself
+	}
+	switch pk.FixedHeader.Type {
+	case packets.Publish:
+		return pk, h.checkPublish(cl, s, pk)
+	case packets.Subscribe:
+		return pk, h.checkSubscribe(cl, s, pk)
+	}
+	return pk, nil
+}
+
+func (h *brokerHook) checkPublish(cl *mqtt.Client, s *session, pk packets.Packet) error {
+	topic := pk.TopicName
+	switch {
+	case len(pk.Payload) > provisioning.MaxPayload:
+		return h.drop(cl, s, "payload larger than 128 KiB", topic, packets.ErrPacketTooLarge)
+	case pk.FixedHeader.Qos > 1:
+		// AWS does not support QoS 2 and sends no PUBACK/PUBREC; closing is the only
+		// answer that does not leave the client waiting forever.
+		return h.drop(cl, s, "QoS 2 not supported", topic, packets.ErrQosNotSupported)
+	case strings.HasPrefix(topic, "$"):
+		if _, outcome, ok := provisioning.ParseTopic(topic); !ok || outcome != "" {
+			return h.drop(cl, s, "publish to reserved topic", topic, packets.ErrNotAuthorized)
+		}
+	}
+	if !h.r.cfg.ReasonCodes && !h.r.authz.canPublish(s.principal, topic) {
+		return h.drop(cl, s, "PUBLISH denied by policy", topic, packets.ErrNotAuthorized)
+	}
+	return nil // with ReasonCodes, OnACLCheck decides and mochi answers
+}
+
+func (h *brokerHook) checkSubscribe(cl *mqtt.Client, s *session, pk packets.Packet) error {
+	decisions := make(map[string]bool, len(pk.Filters))
+	for _, f := range pk.Filters {
+		if strings.HasPrefix(f.Filter, "$") && !strings.HasPrefix(f.Filter, "$aws/") {
+			return h.drop(cl, s, "subscribe to reserved topic", f.Filter, packets.ErrNotAuthorized)
+		}
+		ok := h.r.authz.canSubscribe(s.principal, f.Filter)
+		if !ok && !h.r.cfg.ReasonCodes {
+			return h.drop(cl, s, "SUBSCRIBE denied by policy", f.Filter, packets.ErrNotAuthorized)
+		}
+		decisions[f.Filter] = ok
+	}
+	s.setPending(decisions)
+	return nil
+}
+
+// drop closes the connection; an MQTT 5 client is told why first.
+func (h *brokerHook) drop(cl *mqtt.Client, s *session, why, topic string, code packets.Code) error {
+	h.r.log.Info("closing connection: "+why, zap.String("client_id", s.clientID), zap.String("topic", topic))
+	if s.version == 5 {
+		_ = cl.WritePacket(packets.Packet{
+			FixedHeader: packets.FixedHeader{Type: packets.Disconnect},
+			ReasonCode:  code.Code,
+		})
+	}
+	return fmt.Errorf("%s: %w", why, packets.ErrRejectPacket)
+}
+
+func (h *brokerHook) OnSubscribed(cl *mqtt.Client, _ packets.Packet, _ []byte) {
+	if s := h.session(cl); s != nil {
+		s.setPending(nil)
+	}
+}
+
+// OnACLCheck answers mochi's three questions: publish (write), subscribe and
+// delivery (both !write; told apart by the pending SUBSCRIBE).
+func (h *brokerHook) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool {
+	s := h.session(cl)
+	if s == nil {
+		return false
+	}
+	if write {
+		return h.r.authz.canPublish(s.principal, topic)
+	}
+	if allowed, ok := s.pending(topic); ok {
+		return allowed
+	}
+	// A delivery iot:Receive does not allow is dropped without telling anyone.
+	return h.r.authz.canReceive(s.principal, topic)
+}
+
+// OnPublish takes fleet provisioning requests out of the broker: the region answers
+// them and no subscriber ever sees them. CodeSuccessIgnore still lets mochi PUBACK.
+func (h *brokerHook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
+	t, outcome, ok := provisioning.ParseTopic(pk.TopicName)
+	if !ok || outcome != "" {
+		return pk, nil
+	}
+	s := h.session(cl)
+	if s == nil {
+		return pk, packets.ErrRejectPacket
+	}
+	h.r.dispatch(cl, s.principal, t, pk.Payload)
+	return pk, packets.CodeSuccessIgnore
+}

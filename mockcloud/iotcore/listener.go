@@ -1,0 +1,92 @@
+package iotcore
+
+import (
+	"context"
+	"crypto/tls"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/mochi-mqtt/server/v2/listeners"
+	"go.uber.org/zap"
+)
+
+// tlsListener is a mochi listener that completes the TLS handshake under a deadline
+// before mochi sees the connection, and leaves a CONNECT deadline on it, so clients
+// that open a socket and go quiet cannot pile up. mochi replaces the deadline with
+// the keep-alive one once CONNECT is read.
+type tlsListener struct {
+	id               string
+	ln               net.Listener
+	cfg              *tls.Config
+	handshakeTimeout time.Duration
+	connectTimeout   time.Duration
+	log              *zap.Logger
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup // handshakes in progress
+	once   sync.Once
+}
+
+var _ listeners.Listener = (*tlsListener)(nil)
+
+func newTLSListener(id string, ln net.Listener, cfg *tls.Config, handshake, connect time.Duration, log *zap.Logger) *tlsListener {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &tlsListener{id: id, ln: ln, cfg: cfg, handshakeTimeout: handshake, connectTimeout: connect, log: log, ctx: ctx, cancel: cancel}
+}
+
+func (l *tlsListener) ID() string              { return l.id }
+func (l *tlsListener) Address() string         { return l.ln.Addr().String() }
+func (l *tlsListener) Protocol() string        { return "tls" }
+func (l *tlsListener) Init(*slog.Logger) error { return nil } // bound by Region.Start
+
+func (l *tlsListener) Serve(establish listeners.EstablishFn) {
+	for {
+		conn, err := l.ln.Accept()
+		if err != nil {
+			return
+		}
+		l.wg.Add(1)
+		go func() {
+			defer l.wg.Done()
+			tc, ok := l.handshake(conn)
+			if !ok {
+				return
+			}
+			if l.ctx.Err() != nil { // closed while this handshake ran
+				_ = tc.Close()
+				return
+			}
+			if err := establish(l.id, tc); err != nil {
+				l.log.Debug("client connection ended", zap.String("remote", conn.RemoteAddr().String()), zap.Error(err))
+			}
+		}()
+	}
+}
+
+func (l *tlsListener) handshake(conn net.Conn) (*tls.Conn, bool) {
+	tc := tls.Server(conn, l.cfg)
+	ctx, cancel := context.WithTimeout(l.ctx, l.handshakeTimeout)
+	defer cancel()
+	_ = conn.SetDeadline(time.Now().Add(l.handshakeTimeout))
+	if err := tc.HandshakeContext(ctx); err != nil {
+		l.log.Debug("TLS handshake failed", zap.String("remote", conn.RemoteAddr().String()), zap.Error(err))
+		_ = conn.Close()
+		return nil, false
+	}
+	_ = conn.SetDeadline(time.Now().Add(l.connectTimeout))
+	return tc, true
+}
+
+// Close stops accepting, closes mochi's clients on this listener and waits for
+// handshakes and client goroutines started here.
+func (l *tlsListener) Close(closeClients listeners.CloseFn) {
+	l.once.Do(func() {
+		l.cancel()
+		_ = l.ln.Close()
+		closeClients(l.id)
+	})
+	l.wg.Wait()
+}

@@ -1,0 +1,276 @@
+// Package iotcore is one mock AWS IoT Core region: a mochi-mqtt broker behind mutual
+// TLS on a loopback address, its registry, IoT policy enforcement and the fleet
+// provisioning MQTT API, behaving as AWS IoT does where the difference matters to a
+// device (see PROTOCOL.md). Start a region from Go on an ephemeral port:
+//
+//	r, err := iotcore.New(iotcore.Config{Region: "eu-west-1", AccountID: "123456789012",
+//		EndpointPrefix: "a1b2c3", Addr: "127.0.0.1:0", CA: ca, DataDir: dir})
+//	err = r.Start(ctx)
+//	defer r.Close()
+//
+// Behaviour choices where AWS is not documented (PROTOCOL.md [unconf]):
+//   - An unknown, inactive, pending or revoked client certificate fails the TLS
+//     handshake (bad certificate alert); no CONNACK is sent.
+//   - A QoS 2 PUBLISH closes the connection (AWS sends no PUBACK/PUBREC). A QoS 2
+//     SUBSCRIBE is granted QoS 1 in the SUBACK, which MQTT allows a QoS-1 server.
+//   - A PUBLISH to any "$" topic other than a fleet provisioning request topic, and a
+//     SUBSCRIBE to a "$" filter outside "$aws/", close the connection.
+//   - Provisioning replies go at the subscription's QoS (at most 1), only to the
+//     connection that asked, only if it is subscribed and iot:Receive allows it.
+//   - CreateKeysAndCertificate returns a PKCS#1 "RSA PRIVATE KEY" PEM of 2048 bits.
+//   - A template policy given by document is created under the hex SHA-256 of the
+//     document (PolicyNameForDocument).
+//   - Thing policy variables resolve when the client id names a thing attached to
+//     the certificate.
+package iotcore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"net"
+	"net/netip"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/fleetboot/fleetboot/mockcloud/iotcore/registry"
+	"github.com/fleetboot/fleetboot/provisioning"
+	mqtt "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/packets"
+	"go.uber.org/zap"
+)
+
+// Region is one running mock region.
+type Region struct {
+	cfg    Config
+	log    *zap.Logger
+	reg    *registry.Store
+	authz  *authorizer
+	keys   *keyPool
+	prov   *Provisioner
+	broker *mqtt.Server
+	hook   *brokerHook
+
+	mochiMuted atomic.Bool
+
+	mu      sync.Mutex
+	started bool
+	closed  bool
+	addr    netip.AddrPort
+	ln      *tlsListener
+
+	ctx    context.Context // lives until Close
+	cancel context.CancelFunc
+	wg     sync.WaitGroup // sweeper and provisioning requests
+	sem    chan struct{}  // bounds provisioning requests in progress
+}
+
+// New validates cfg and opens the registry; nothing listens until Start.
+func New(cfg Config) (*Region, error) {
+	cfg.setDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	log := cfg.Logger.With(zap.String("region", cfg.Region))
+	reg, err := registry.Open(cfg.DataDir, registry.Options{Region: cfg.Region, AccountID: cfg.AccountID, Clock: cfg.Clock, Logger: log.Named("registry")})
+	if err != nil {
+		return nil, fmt.Errorf("region %s: %w", cfg.Region, err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &Region{
+		cfg:    cfg,
+		log:    log,
+		reg:    reg,
+		authz:  newAuthorizer(reg, cfg.Region, cfg.AccountID, log.Named("authz")),
+		keys:   newKeyPool(cfg.KeyPoolSize, log.Named("keypool")),
+		ctx:    ctx,
+		cancel: cancel,
+		sem:    make(chan struct{}, 4*runtime.GOMAXPROCS(0)),
+	}
+	r.prov = newProvisioner(reg, cfg.CA, r.keys, cfg.Clock, cfg.TokenLifetime, log.Named("provisioning"))
+	return r, nil
+}
+
+// Registry is the region's registry, for seeding and for the control plane.
+func (r *Region) Registry() *registry.Store { return r.reg }
+
+// Provisioner answers fleet provisioning requests without MQTT (tests, fuzzing).
+func (r *Region) Provisioner() *Provisioner { return r.prov }
+
+// Endpoint is the ATS data endpoint name, <prefix>-ats.iot.<region>.amazonaws.com.
+func (r *Region) Endpoint() string { return r.cfg.endpoint() }
+
+// Name is the region name, e.g. eu-west-1.
+func (r *Region) Name() string { return r.cfg.Region }
+
+// Addr is the bound address; valid after Start.
+func (r *Region) Addr() netip.AddrPort {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.addr
+}
+
+// Start binds the listener and serves; it returns once the port accepts
+// connections. ctx bounds the start only: the region runs until Close.
+func (r *Region) Start(ctx context.Context) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	switch {
+	case r.closed:
+		return ErrClosed
+	case r.started:
+		return ErrStarted
+	}
+	tlsCfg, err := r.serverTLS()
+	if err != nil {
+		return fmt.Errorf("start region %s: %w", r.cfg.Region, err)
+	}
+	var lc net.ListenConfig
+	nl, err := lc.Listen(ctx, "tcp", r.cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("start region %s: %w", r.cfg.Region, err)
+	}
+	caps := mqtt.NewDefaultServerCapabilities()
+	caps.MaximumQos = 1
+	// Room for the 128 KiB payload plus a 256-byte topic and MQTT 5 properties;
+	// anything bigger is refused by mochi before it is read into memory.
+	caps.MaximumPacketSize = provisioning.MaxPayload + 4096
+	caps.SubIDAvailable = 0 // AWS: subscription identifiers not supported
+	caps.MaximumSessionExpiryInterval = 3600
+	r.broker = mqtt.New(&mqtt.Options{
+		Capabilities: caps,
+		Logger:       newSlog(r.log, &r.mochiMuted),
+		// $SYS is not AWS's: publish it practically never (mochi has no off switch),
+		// and SUBSCRIBE to $SYS closes the connection anyway.
+		SysTopicResendInterval: math.MaxInt32,
+	})
+	r.hook = &brokerHook{r: r, sessions: map[*mqtt.Client]*session{}}
+	if err := r.broker.AddHook(r.hook, nil); err != nil {
+		nl.Close()
+		return fmt.Errorf("start region %s: %w", r.cfg.Region, err)
+	}
+	r.ln = newTLSListener("iot-"+r.cfg.Region, nl, tlsCfg, r.cfg.HandshakeTimeout, r.cfg.ConnectTimeout, r.log.Named("listener"))
+	if err := r.broker.AddListener(r.ln); err != nil {
+		nl.Close()
+		return fmt.Errorf("start region %s: %w", r.cfg.Region, err)
+	}
+	if err := r.broker.Serve(); err != nil {
+		nl.Close()
+		return fmt.Errorf("start region %s: %w", r.cfg.Region, err)
+	}
+	r.addr = netip.MustParseAddrPort(nl.Addr().String())
+	r.keys.start(r.ctx)
+	r.wg.Add(1)
+	go r.sweep()
+	r.started = true
+	r.log.Info("region listening", zap.Stringer("addr", r.addr), zap.String("endpoint", r.Endpoint()))
+	return nil
+}
+
+// sweep deletes expired ownership tokens and their never-activated certificates.
+func (r *Region) sweep() {
+	defer r.wg.Done()
+	t := time.NewTicker(r.cfg.SweepInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-r.ctx.Done():
+			return
+		case <-t.C:
+			if _, err := r.SweepExpiredTokens(); err != nil && !errors.Is(err, registry.ErrClosed) {
+				r.log.Warn("token sweep", zap.Error(err))
+			}
+		}
+	}
+}
+
+// SweepExpiredTokens runs one sweep now, on the region's clock.
+func (r *Region) SweepExpiredTokens() (int, error) {
+	return r.reg.SweepExpiredTokens(r.cfg.Clock())
+}
+
+// dispatch answers a provisioning request off the client's read loop, so the
+// PUBACK goes first, as from the real service.
+func (r *Region) dispatch(cl *mqtt.Client, p principal, t provisioning.Topic, payload []byte) {
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		select {
+		case r.sem <- struct{}{}:
+		case <-r.ctx.Done():
+			return
+		}
+		defer func() { <-r.sem }()
+		outcome, reply := r.prov.Handle(r.ctx, t, payload, p.clientID)
+		r.deliver(cl, p, t.Reply(outcome), reply)
+	}()
+}
+
+// deliver writes a reply to the one connection that asked, if it still is the
+// live connection of its client id, is subscribed to the topic and may receive it.
+func (r *Region) deliver(cl *mqtt.Client, p principal, topic string, payload []byte) {
+	log := r.log.With(zap.String("client_id", p.clientID), zap.String("topic", topic))
+	if cur, ok := r.broker.Clients.Get(cl.ID); !ok || cur != cl || cl.Closed() {
+		log.Debug("reply dropped: connection gone")
+		return
+	}
+	sub, ok := r.broker.Topics.Subscribers(topic).Subscriptions[cl.ID]
+	if !ok {
+		log.Info("reply dropped: connection not subscribed to the reply topic")
+		return
+	}
+	if !r.authz.canReceive(p, topic) {
+		log.Info("reply dropped: iot:Receive denied")
+		return
+	}
+	out := packets.Packet{
+		FixedHeader: packets.FixedHeader{Type: packets.Publish, Qos: min(sub.Qos, 1)},
+		TopicName:   topic,
+		Payload:     payload,
+		Created:     time.Now().Unix(),
+	}
+	if out.FixedHeader.Qos > 0 {
+		id, err := cl.NextPacketID()
+		if err != nil {
+			log.Warn("reply dropped: no packet id", zap.Error(err))
+			return
+		}
+		out.PacketID = uint16(id)
+		// In flight so that the PUBACK is matched and a resumed session resends it.
+		cl.State.Inflight.Set(out)
+	}
+	if err := cl.WritePacket(out); err != nil {
+		log.Debug("reply not written", zap.Error(err))
+	}
+}
+
+// Close stops the broker, waits for every goroutine of the region and closes the
+// registry. Idempotent.
+func (r *Region) Close() error {
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return nil
+	}
+	r.closed = true
+	started := r.started
+	r.mu.Unlock()
+
+	r.cancel()
+	var errs []error
+	if started {
+		r.mochiMuted.Store(true)
+		if err := r.broker.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close broker: %w", err))
+		}
+	}
+	r.wg.Wait()
+	r.keys.wait()
+	if err := r.reg.Close(); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}

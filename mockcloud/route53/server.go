@@ -1,0 +1,270 @@
+package route53
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/miekg/dns"
+	"go.uber.org/zap"
+)
+
+// udpReadSize is the largest query read over UDP.
+const udpReadSize = dns.DefaultMsgSize
+
+// portAttempts bounds the search for a port free for both UDP and TCP.
+const portAttempts = 20
+
+// Server is the geolocation DNS server. Build it with New, then Start it;
+// ServeDNS may also be called directly. All methods are safe for
+// concurrent use.
+type Server struct {
+	log *zap.Logger
+	cat *catalog
+
+	mu     sync.Mutex // guards the fields below
+	state  runState
+	addr   string
+	udp    *dns.Server
+	tcp    *dns.Server
+	served sync.WaitGroup
+}
+
+type runState string
+
+const (
+	stateNew     runState = "new"
+	stateStarted runState = "started"
+	stateClosed  runState = "closed"
+)
+
+// New validates cfg and builds the server's indexes; it does not listen.
+// A nil logger logs nothing.
+func New(cfg Config, logger *zap.Logger) (*Server, error) {
+	if logger == nil {
+		logger = zap.NewNop()
+	}
+	cat, err := compile(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("route53 config: %w", err)
+	}
+	return &Server{log: logger.Named("route53"), cat: cat, state: stateNew}, nil
+}
+
+// Start binds UDP and TCP on the configured address (for port 0, one port
+// free for both) and returns once both listeners serve. ctx bounds only the
+// start; Close stops the server.
+func (s *Server) Start(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch s.state {
+	case stateStarted:
+		return ErrAlreadyStarted
+	case stateClosed:
+		return ErrClosed
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("start dns server on %s: %w", s.cat.addr, err)
+	}
+	pc, ln, err := listen(ctx, s.cat.addr)
+	if err != nil {
+		return fmt.Errorf("start dns server on %s: %w", s.cat.addr, err)
+	}
+	up := make(chan struct{}, 2)
+	notify := func() { up <- struct{}{} }
+	guard := func(r dns.Reader) dns.Reader { return ecsGuard{r} }
+	s.udp = &dns.Server{
+		PacketConn: pc, Handler: s, UDPSize: udpReadSize,
+		MsgAcceptFunc: acceptQuery, DecorateReader: guard, NotifyStartedFunc: notify,
+		MsgInvalidFunc: s.invalid,
+	}
+	s.tcp = &dns.Server{
+		Listener: ln, Handler: s,
+		MsgAcceptFunc: acceptQuery, DecorateReader: guard, NotifyStartedFunc: notify,
+		MsgInvalidFunc: s.invalid,
+		ReadTimeout:    5 * time.Second,
+	}
+	failed := make(chan error, 2)
+	var serving atomic.Bool // set once Start has returned success
+	for _, srv := range []*dns.Server{s.udp, s.tcp} {
+		s.served.Add(1)
+		go func() {
+			defer s.served.Done()
+			err := srv.ActivateAndServe()
+			if err != nil && serving.Load() {
+				// Nobody waits for this error any more; say the rig lost a
+				// listener.
+				s.log.Error("dns listener failed", zap.Error(err))
+			}
+			failed <- err
+		}()
+	}
+	s.addr = pc.LocalAddr().String()
+	s.state = stateStarted
+	for range 2 {
+		select {
+		case <-up:
+		case err = <-failed:
+			if err == nil {
+				err = errors.New("listener stopped while starting")
+			}
+		case <-ctx.Done():
+			err = ctx.Err()
+		}
+		if err != nil {
+			s.stopLocked()
+			s.state = stateNew
+			return fmt.Errorf("start dns server on %s: %w", s.addr, err)
+		}
+	}
+	serving.Store(true)
+	s.log.Info("dns server started", zap.String("addr", s.addr))
+	return nil
+}
+
+// Addr is the bound host:port once started, else "".
+func (s *Server) Addr() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.state != stateStarted {
+		return ""
+	}
+	return s.addr
+}
+
+// SetHealthy marks every geolocation record set with this set identifier
+// healthy or unhealthy; answers change at once.
+func (s *Server) SetHealthy(setID string, healthy bool) error {
+	h, ok := s.cat.health[setID]
+	if !ok {
+		return fmt.Errorf("set health of %q: %w", setID, ErrUnknownSetIdentifier)
+	}
+	h.Store(healthy)
+	s.log.Info("record health changed", zap.String("set_identifier", setID), zap.Bool("healthy", healthy))
+	return nil
+}
+
+// Close stops both listeners and waits for the serving goroutines. It is
+// idempotent; a closed server cannot be started again.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.state == stateStarted {
+		s.stopLocked()
+		s.log.Info("dns server stopped", zap.String("addr", s.addr))
+	}
+	s.state = stateClosed
+	return nil
+}
+
+// stopLocked shuts both dns.Servers down; a server that never got going
+// is stopped by closing its socket. Needs s.mu.
+func (s *Server) stopLocked() {
+	for _, srv := range []*dns.Server{s.udp, s.tcp} {
+		if err := srv.Shutdown(); err != nil {
+			// Not started: ActivateAndServe is running or has failed;
+			// closing the socket ends it either way.
+			if srv.PacketConn != nil {
+				_ = srv.PacketConn.Close()
+			}
+			if srv.Listener != nil {
+				_ = srv.Listener.Close()
+			}
+		}
+	}
+	s.served.Wait()
+}
+
+// ServeDNS answers one query; it implements dns.Handler.
+func (s *Server) ServeDNS(w dns.ResponseWriter, r *dns.Msg) {
+	src, udp := peer(w)
+	m := s.cat.answer(r, src, udp)
+	if m == nil {
+		return
+	}
+	if ce := s.log.Check(zap.DebugLevel, "dns query"); ce != nil {
+		var qname, qtype string
+		if len(r.Question) > 0 {
+			qname, qtype = r.Question[0].Name, dns.TypeToString[r.Question[0].Qtype]
+		}
+		ce.Write(zap.String("qname", qname), zap.String("qtype", qtype),
+			zap.Stringer("source", src), zap.Bool("udp", udp),
+			zap.String("rcode", dns.RcodeToString[m.Rcode]), zap.Int("answers", len(m.Answer)),
+			zap.Bool("truncated", m.Truncated))
+	}
+	if err := w.WriteMsg(m); err != nil {
+		s.log.Debug("write dns reply", zap.Error(err), zap.Stringer("source", src))
+	}
+}
+
+func (s *Server) invalid(m []byte, err error) {
+	s.log.Debug("undecodable dns message", zap.Int("bytes", len(m)), zap.Error(err))
+}
+
+// acceptQuery lets every query through to ServeDNS, which answers bad
+// opcodes and question counts itself; only responses are dropped.
+func acceptQuery(dh dns.Header) dns.MsgAcceptAction {
+	const qrBit = 1 << 15
+	if dh.Bits&qrBit != 0 {
+		return dns.MsgIgnore
+	}
+	return dns.MsgAccept
+}
+
+// peer returns the client's address and whether it came over UDP.
+func peer(w dns.ResponseWriter) (netip.Addr, bool) {
+	switch a := w.RemoteAddr().(type) {
+	case *net.UDPAddr:
+		return a.AddrPort().Addr().Unmap(), true
+	case *net.TCPAddr:
+		return a.AddrPort().Addr().Unmap(), false
+	case nil:
+		return netip.Addr{}, true
+	default:
+		ap, err := netip.ParseAddrPort(a.String())
+		if err != nil {
+			return netip.Addr{}, a.Network() != "tcp"
+		}
+		return ap.Addr().Unmap(), a.Network() != "tcp"
+	}
+}
+
+// listen binds UDP and TCP on addr. With port 0 it takes the UDP port the
+// kernel picks and tries it for TCP, again with a fresh port when TCP has
+// it taken.
+func listen(ctx context.Context, addr string) (*net.UDPConn, net.Listener, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, nil, err
+	}
+	var lc net.ListenConfig
+	attempts := 1
+	if port == "0" {
+		attempts = portAttempts
+	}
+	var lastErr error
+	for range attempts {
+		pc, err := lc.ListenPacket(ctx, "udp", addr)
+		if err != nil {
+			return nil, nil, fmt.Errorf("listen udp: %w", err)
+		}
+		udp := pc.(*net.UDPConn)
+		bound := net.JoinHostPort(host, fmt.Sprint(udp.LocalAddr().(*net.UDPAddr).Port))
+		ln, err := lc.Listen(ctx, "tcp", bound)
+		if err == nil {
+			return udp, ln, nil
+		}
+		_ = udp.Close()
+		lastErr = fmt.Errorf("listen tcp %s: %w", bound, err)
+		if !errors.Is(err, syscall.EADDRINUSE) {
+			break
+		}
+	}
+	return nil, nil, lastErr
+}
