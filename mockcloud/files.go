@@ -182,4 +182,3 @@ func writeAtomic(path string, data []byte, mode os.FileMode) error {
 	defer d.Close()
 	return d.Sync()
 }
-

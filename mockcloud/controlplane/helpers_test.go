@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 
 	"github.com/fleetboot/fleetboot/mockcloud/iotcore/registry"
@@ -190,13 +191,17 @@ func newFixture(t testing.TB) *fixture {
 	eu, us := openStore(t, euWest1), openStore(t, usEast1)
 	certs, caID := populate(t, eu, us)
 	log := &hookLog{}
+	logger := zap.NewNop() // a fuzz target must not log through testing.F
+	if tt, ok := t.(*testing.T); ok {
+		logger = zaptest.NewLogger(tt, zaptest.Level(zap.InfoLevel))
+	}
 	h, err := New(Options{
 		Regions: []Region{
 			{Name: euWest1, Registry: eu, Endpoint: "abc123-ats.iot.eu-west-1.amazonaws.com"},
 			{Name: usEast1, Registry: us, Endpoint: "abc123-ats.iot.us-east-1.amazonaws.com"},
 		},
 		DefaultRegion: euWest1,
-		Logger:        zaptest.NewLogger(t),
+		Logger:        logger,
 		SetRecordHealth: func(id string, healthy bool) error {
 			return log.add("health " + id + " " + boolStr(healthy))
 		},
@@ -294,3 +299,5 @@ func names(t testing.TB, body map[string]any, list, field string) []string {
 }
 
 func base64Std(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
+
+var fixedTime = time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC)
