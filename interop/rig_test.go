@@ -30,7 +30,7 @@ const (
 	testPrefix   = "a1b2c3d4e5f6g7"
 	customDomain = "global.iot.example.com"
 	templateName = "GatewayProvisioning"
-	templateFile = "../testdata/templates/GatewayProvisioning.json"
+	templateFile = "../mockcloud/defaults/GatewayProvisioning.json"
 	thingGroup   = "gateways"
 	devicePolicy = "GatewayDevicePolicy"
 )

@@ -25,11 +25,13 @@ import (
 const usage = `mockcloud — a mock AWS IoT Core + Route 53 rig on loopback
 
 Usage:
-  mockcloud serve --config testdata/rig.yaml --data DIR [--log-level info]
+  mockcloud serve --config testdata/rig.yaml --data DIR [--ephemeral] [--log-level info]
       Start every region, the geolocation DNS and the control plane; print one
       "mockcloud ready" line naming every listener; stop on SIGINT/SIGTERM.
       First start creates in DIR: root-ca.pem, root-ca.key, claim.pem, claim.key,
-      device.yaml and regions/<region>/registry.db.
+      device.yaml and regions/<region>/registry.db. --ephemeral puts every
+      region on a fresh 127.x.y.z address (one shared port) and DNS and the
+      control plane on ephemeral ports of 127.0.0.1; device.yaml follows.
   mockcloud things --control URL --region REGION
       List the things of one region through the control plane.
 `
@@ -65,6 +67,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	config := fs.String("config", "testdata/rig.yaml", "rig file")
 	data := fs.String("data", "", "data folder (created if missing)")
 	level := fs.String("log-level", "info", "debug, info, warn or error")
+	ephemeral := fs.Bool("ephemeral", false, "ignore the rig's addresses: fresh loopback addresses and ports, so rigs run side by side")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -88,7 +91,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	defer log.Sync() //nolint:errcheck
 
 	startCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	cloud, err := mockcloud.Start(startCtx, cfg, mockcloud.Options{DataDir: *data, Logger: log})
+	cloud, err := mockcloud.Start(startCtx, cfg, mockcloud.Options{DataDir: *data, Logger: log, Ephemeral: *ephemeral})
 	cancel()
 	if err != nil {
 		fmt.Fprintf(stderr, "mockcloud serve: %v\n", err)

@@ -12,8 +12,8 @@ var (
 	// ErrInvalidArgument is what a mock hook wraps to refuse an argument; the call
 	// then answers 400.
 	ErrInvalidArgument = errors.New("invalid argument")
-	// ErrRegionUnavailable is what Options.RegistryOf's caller sees as a nil store:
-	// the region is down, so its API answers 503.
+	// ErrRegionUnavailable means the region is down (Options.RegistryOf gave no
+	// store, or its store is closed); the call answers 503 ServiceUnavailableException.
 	ErrRegionUnavailable = errors.New("region unavailable")
 
 	// errNoAuthorization means the request carries no SigV4 credential at all.

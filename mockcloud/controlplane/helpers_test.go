@@ -6,8 +6,8 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/base64"
 	"encoding/json"
+	"encoding/pem"
 	"io"
 	"math/big"
 	"net/http"
@@ -117,18 +117,7 @@ func selfSigned(t testing.TB, cn string, isCA bool, parent *x509.Certificate, pa
 }
 
 func pemOf(der []byte) string {
-	var b strings.Builder
-	b.WriteString("-----BEGIN CERTIFICATE-----\n")
-	enc := make([]byte, 0)
-	enc = append(enc, []byte(base64Std(der))...)
-	for len(enc) > 64 {
-		b.Write(enc[:64])
-		b.WriteByte('\n')
-		enc = enc[64:]
-	}
-	b.Write(enc)
-	b.WriteString("\n-----END CERTIFICATE-----\n")
-	return b.String()
+	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
 }
 
 func must[T any](t testing.TB) func(v T, err error) T {
@@ -297,7 +286,5 @@ func names(t testing.TB, body map[string]any, list, field string) []string {
 	}
 	return out
 }
-
-func base64Std(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
 
 var fixedTime = time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC)

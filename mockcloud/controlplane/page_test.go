@@ -53,7 +53,7 @@ func TestPagination(t *testing.T) {
 	}
 	tests := []struct {
 		name, method, path, limitName, tokenIn, tokenOut, list, field string
-		wantLen                                                      int
+		wantLen                                                       int
 	}{
 		{"ListThings", http.MethodGet, "/things", "maxResults", "nextToken", "nextToken", "things", "thingName", 4},
 		{"ListThingGroups", http.MethodGet, "/thing-groups", "maxResults", "nextToken", "nextToken", "thingGroups", "groupName", 2},
