@@ -21,6 +21,7 @@ import (
 
 	"github.com/fleetboot/fleetboot/mockcloud/controlplane"
 	"github.com/fleetboot/fleetboot/mockcloud/iotcore"
+	"github.com/fleetboot/fleetboot/mockcloud/iotcore/registry"
 	"github.com/fleetboot/fleetboot/mockcloud/pki"
 	"github.com/fleetboot/fleetboot/mockcloud/route53"
 )
@@ -320,6 +321,12 @@ func (c *Cloud) startControlPlane() error {
 		Regions:         regions,
 		DefaultRegion:   c.defaultRegion(),
 		Logger:          c.log.Named("control"),
+		RegistryOf: func(name string) *registry.Store {
+			if r := c.Region(name); r != nil {
+				return r.Registry()
+			}
+			return nil
+		},
 		SetRecordHealth: func(id string, healthy bool) error { return c.dns.SetHealthy(id, healthy) },
 		SetRegionDown:   c.SetRegionDown,
 		AdvanceClock:    func(d time.Duration) (time.Time, error) { return c.AdvanceClock(d), nil },
