@@ -318,9 +318,9 @@ func (c *Cloud) startControlPlane() error {
 		regions = append(regions, controlplane.Region{Name: name, Registry: c.regions[name].Registry(), Endpoint: endpointName(c.cfg, name)})
 	}
 	h, err := controlplane.New(controlplane.Options{
-		Regions:         regions,
-		DefaultRegion:   c.defaultRegion(),
-		Logger:          c.log.Named("control"),
+		Regions:       regions,
+		DefaultRegion: c.defaultRegion(),
+		Logger:        c.log.Named("control"),
 		RegistryOf: func(name string) *registry.Store {
 			if r := c.Region(name); r != nil {
 				return r.Registry()
