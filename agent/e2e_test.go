@@ -2,6 +2,7 @@ package agent_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -240,5 +241,89 @@ func TestExpiredTokenLeadsToNewCredentials(t *testing.T) {
 	checkOneIdentity(t, c, "eu-west-1", st.ThingName)
 	if _, err := c.Region("eu-west-1").Registry().GetCertificate(first.CertificateID); !errors.Is(err, registry.ErrNotFound) {
 		t.Fatalf("certificate of the expired token: %v, want deleted", err)
+	}
+}
+
+// deviceConfiguration reaches other gateway software through its own file, and the
+// onProvisioned command runs once with the facts in its environment.
+func TestHandoff(t *testing.T) {
+	c := startRig(t)
+	dir := t.TempDir()
+	out := filepath.Join(t.TempDir(), "hook.out")
+	cfg := deviceConfig(t, c, dir, agent.ModeCSR, "json", "192.0.2.0/24", "HANDOFF")
+	cfg.Device.ConfigPath = filepath.Join(t.TempDir(), "run", "device-config.json")
+	cfg.Device.OnProvisioned = `echo "$FLEETBOOT_THING_NAME $FLEETBOOT_REGION $FLEETBOOT_DEVICE_CONFIG" >> ` + out
+	a := newAgent(t, cfg, agent.Options{})
+	if _, err := a.Prove(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(cfg.Device.ConfigPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(data, &doc); err != nil || doc["statusTopic"] != "gateways/gw-HANDOFF/status" {
+		t.Fatalf("device configuration %s: %v", data, err)
+	}
+	if fi, _ := os.Stat(cfg.Device.ConfigPath); fi.Mode().Perm() != 0o644 {
+		t.Fatalf("device configuration mode %v, want 0644", fi.Mode().Perm())
+	}
+	// A second boot does not run the hook again.
+	b := newAgent(t, cfg, agent.Options{})
+	if _, err := b.Prove(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	hook, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "gw-HANDOFF eu-west-1 " + cfg.Device.ConfigPath + "\n"; string(hook) != want {
+		t.Fatalf("hook output %q, want %q", hook, want)
+	}
+}
+
+// Run stays online: when its region goes away and comes back, it reconnects with
+// the permanent identity, never with the claim certificate.
+func TestRunReconnects(t *testing.T) {
+	c := startRig(t)
+	cfg := deviceConfig(t, c, t.TempDir(), agent.ModeCSR, "json", "203.0.113.0/24", "RECONNECT")
+	connects := make(chan struct{}, 16)
+	var claimConnects int
+	a := newAgent(t, cfg, agent.Options{Observe: func(s agent.Step) {
+		if s.Name == "claim-connect" {
+			claimConnects++
+		}
+		if s.Name == "connect" && s.Err == nil {
+			connects <- struct{}{}
+		}
+	}})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	wait := func(what string) {
+		t.Helper()
+		select {
+		case <-connects:
+		case err := <-done:
+			t.Fatalf("run returned %v while waiting for %s", err, what)
+		case <-time.After(60 * time.Second):
+			t.Fatalf("no %s", what)
+		}
+	}
+	wait("first connection")
+	if err := c.SetRegionDown("ap-northeast-1", true); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	if err := c.SetRegionDown("ap-northeast-1", false); err != nil {
+		t.Fatal(err)
+	}
+	wait("reconnection")
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	if claimConnects != 1 {
+		t.Fatalf("%d claim connections, want 1", claimConnects)
 	}
 }

@@ -67,8 +67,12 @@ type rigProc struct {
 
 func startRigProcess(t *testing.T) *rigProc {
 	t.Helper()
+	return startRigProcessIn(t, t.TempDir())
+}
+
+func startRigProcessIn(t *testing.T, data string) *rigProc {
+	t.Helper()
 	_, mc := binaries(t)
-	data := t.TempDir()
 	cmd := exec.Command(mc, "serve", "--config", "../../testdata/rig.yaml", "--data", data, "--ephemeral", "--log-level", "warn")
 	stdout, _ := cmd.StdoutPipe()
 	var stderr bytes.Buffer
@@ -296,4 +300,29 @@ func TestProcessExitCodes(t *testing.T) {
 	if code, out := d3.fleetboot(nil, "provision", "--timeout", "3s"); code != exitTransient {
 		t.Fatalf("no DNS: exit %d, want %d:\n%s", code, exitTransient, out)
 	}
+}
+
+// kill -9 of the cloud: the registry keeps everything it acknowledged, and devices
+// converge once it is back (on new addresses: they re-resolve their pinned endpoint).
+func TestProcessCloudKilled(t *testing.T) {
+	data := t.TempDir()
+	rig := startRigProcessIn(t, data)
+	d := newDevice(t, rig, "198.51.100.0/24", "SURVIVOR")
+	if code, out := d.fleetboot(nil, "provision"); code != exitOK {
+		t.Fatalf("provision: %d\n%s", code, out)
+	}
+	rig.cmd.Process.Kill() //nolint:errcheck
+	rig.cmd.Wait()         //nolint:errcheck
+
+	again := startRigProcessIn(t, data)
+	d.rig = again
+	if code, out := d.fleetboot(nil, "provision"); code != exitOK {
+		t.Fatalf("proof after the cloud restarted: %d\n%s", code, out)
+	}
+	again.oneIdentity(t, "us-east-1", "gw-SURVIVOR")
+	e := newDevice(t, again, "198.51.100.0/24", "LATECOMER")
+	if code, out := e.fleetboot(nil, "provision"); code != exitOK {
+		t.Fatalf("new device after restart: %d\n%s", code, out)
+	}
+	again.oneIdentity(t, "us-east-1", "gw-LATECOMER")
 }
