@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -325,5 +326,71 @@ func TestRunReconnects(t *testing.T) {
 	}
 	if claimConnects != 1 {
 		t.Fatalf("%d claim connections, want 1", claimConnects)
+	}
+}
+
+// A provisioned device whose certificate the region no longer accepts: with rehome
+// never it keeps trying its own identity; with rehome claim it provisions again.
+func TestRehome(t *testing.T) {
+	c := startRig(t)
+	for _, policy := range []string{agent.RehomeNever, agent.RehomeClaim} {
+		t.Run(policy, func(t *testing.T) {
+			serial := "REHOME-" + policy
+			cfg := deviceConfig(t, c, t.TempDir(), agent.ModeCSR, "json", "192.0.2.0/24", serial)
+			cfg.Provisioning.Rehome = policy
+			first := newAgent(t, cfg, agent.Options{})
+			st, err := first.Prove(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := c.Region("eu-west-1").Registry().SetCertificateStatus(st.CertificateID, registry.StatusInactive); err != nil {
+				t.Fatal(err)
+			}
+			var mu sync.Mutex
+			var identityFailures, claimConnects int
+			online := make(chan struct{}, 1)
+			a := newAgent(t, cfg, agent.Options{Observe: func(s agent.Step) {
+				mu.Lock()
+				defer mu.Unlock()
+				switch {
+				case s.Name == "claim-connect":
+					claimConnects++
+				case s.Name == "connect" && s.Err != nil && agent.ClassOf(s.Err) == agent.ClassIdentity:
+					identityFailures++
+				case s.Name == "connect" && s.Err == nil:
+					select {
+					case online <- struct{}{}:
+					default:
+					}
+				}
+			}})
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			done := make(chan error, 1)
+			go func() { done <- a.Run(ctx) }()
+			if policy == agent.RehomeClaim {
+				select {
+				case <-online:
+				case <-ctx.Done():
+					t.Fatal("never came back online")
+				}
+				cancel()
+				<-done
+				now := a.State()
+				if now.CertificateID == st.CertificateID || now.ThingName != st.ThingName {
+					t.Fatalf("after rehome: %+v (before %+v)", now, st)
+				}
+				checkOneIdentity(t, c, "eu-west-1", st.ThingName)
+				return
+			}
+			time.Sleep(4 * time.Second)
+			cancel()
+			<-done
+			mu.Lock()
+			defer mu.Unlock()
+			if claimConnects != 0 || identityFailures < 2 {
+				t.Fatalf("rehome never: %d claim connections, %d refusals", claimConnects, identityFailures)
+			}
+		})
 	}
 }

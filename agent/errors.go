@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"strings"
 
 	"github.com/fleetboot/fleetboot/provisioning"
 )
@@ -86,6 +88,9 @@ func classify(step string, err error) error {
 	if errors.As(err, &refused) && refused.NotAuthorized() {
 		c = ClassIdentity
 	}
+	if certificateRefused(err) {
+		c = ClassIdentity
+	}
 	return &Error{Class: c, Step: step, Err: err}
 }
 
@@ -95,3 +100,17 @@ func configErr(step string, err error) error {
 
 // ErrNotProvisioned is returned by operations that need the permanent identity.
 var ErrNotProvisioned = errors.New("device not provisioned")
+
+// certificateRefused reports whether the server ended the TLS handshake with an alert
+// about our certificate (bad_certificate, certificate_revoked, certificate_unknown…):
+// the region does not accept this identity. Such alerts arrive as a net.OpError
+// whose Op is "remote error".
+func certificateRefused(err error) bool {
+	var op *net.OpError
+	for e := err; errors.As(e, &op); e = op.Err {
+		if op.Op == "remote error" && strings.Contains(op.Err.Error(), "certificate") {
+			return true
+		}
+	}
+	return false
+}

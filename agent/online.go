@@ -115,14 +115,27 @@ func (a *Agent) Run(ctx context.Context) error {
 		return err
 	}
 	bo.Reset()
+	refusals := 0
 	for {
 		conn, err := a.connectPermanent(ctx)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
-			if c := ClassOf(err); c == ClassConfig {
+			c := ClassOf(err)
+			if c == ClassConfig {
 				return err
+			}
+			if c == ClassIdentity {
+				refusals++
+			} else {
+				refusals = 0
+			}
+			if refusals >= rehomeAfter && a.cfg.Provisioning.Rehome == RehomeClaim {
+				if rerr := a.rehome(ctx); rerr != nil {
+					return rerr
+				}
+				return a.Run(ctx)
 			}
 			a.retryLog(err, bo)
 			if sleep(ctx, bo.Next()) != nil {
@@ -270,4 +283,23 @@ func (a *Agent) Check(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// rehomeAfter is how many refusals in a row of the permanent identity make a device
+// with rehome: claim provision again; one refusal may be a region in trouble.
+const rehomeAfter = 3
+
+// rehome forgets the refused identity's registration and goes back to first boot.
+// The claim certificate must still be configured; the device key is kept (the CSR
+// flow signs its next CSR with it, the keys flow replaces it).
+func (a *Agent) rehome(ctx context.Context) error {
+	if _, err := a.loadClaim(); err != nil {
+		return err
+	}
+	st := a.current()
+	a.log.Warn("the home region refuses this identity; provisioning again with the claim certificate",
+		zap.String("thing", st.ThingName), zap.String("region", st.Region), zap.String("certificate", st.CertificateID))
+	fresh := &State{Phase: PhaseNew, Updated: st.Updated}
+	a.resolved = nil
+	return a.save(fresh)
 }
