@@ -125,7 +125,7 @@ func New(ctx context.Context, opts Options) (*Agent, error) {
 	}
 	a.ks = opts.Keystore
 	if a.ks == nil {
-		ks, err := keystore.Open(ctx, cfg.Keystore.URI, keystore.Options{Logger: a.log})
+		ks, err := keystore.Open(ctx, cfg.Keystore.URI, keystore.Options{Logger: a.log.Named("keystore"), BaseDir: cfg.StateDir})
 		if err != nil {
 			return nil, configErr("open keystore", err)
 		}

@@ -14,7 +14,6 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/fleetboot/fleetboot/agent"
-	"github.com/fleetboot/fleetboot/keystore"
 )
 
 // setup parses flags, loads the config and makes the logger. A non-zero code means
@@ -44,8 +43,19 @@ func setup(name string, args []string, stderr io.Writer, extra func(*common)) (*
 	return c, cfg, log, exitOK
 }
 
-func newAgent(ctx context.Context, cfg *agent.Config, log *zap.Logger, observe func(agent.Step)) (*agent.Agent, error) {
-	return agent.New(ctx, agent.Options{Config: cfg, Logger: log, FaultPoint: faultPointFromEnv(log), Observe: observe})
+// newAgent wires an agent with the keystore cmd opened (a TPM keystore needs its
+// device opened here); closing the agent does not close the keystore: the caller does.
+func newAgent(ctx context.Context, cfg *agent.Config, log *zap.Logger, observe func(agent.Step)) (*agent.Agent, io.Closer, error) {
+	ks, err := openKeystore(ctx, cfg)
+	if err != nil {
+		return nil, nil, &agent.Error{Class: agent.ClassConfig, Step: "open keystore", Err: err}
+	}
+	a, err := agent.New(ctx, agent.Options{Config: cfg, Logger: log, Keystore: ks, FaultPoint: faultPointFromEnv(log), Observe: observe})
+	if err != nil {
+		ks.Close()
+		return nil, nil, err
+	}
+	return a, ks, nil
 }
 
 func report(log *zap.Logger, what string, err error) int {
@@ -64,11 +74,11 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return code
 	}
 	defer log.Sync() //nolint:errcheck
-	a, err := newAgent(ctx, cfg, log, nil)
+	a, ks, err := newAgent(ctx, cfg, log, nil)
 	if err != nil {
 		return report(log, "start", err)
 	}
-	defer a.Close()
+	defer ks.Close()
 	if err := a.Run(ctx); err != nil {
 		return report(log, "run", err)
 	}
@@ -90,11 +100,11 @@ func cmdProvision(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	defer cancel()
 	var done []agent.Step
 	start := time.Now()
-	a, err := newAgent(ctx, cfg, log, func(s agent.Step) { done = append(done, s) })
+	a, ks, err := newAgent(ctx, cfg, log, func(s agent.Step) { done = append(done, s) })
 	if err != nil {
 		return report(log, "start", err)
 	}
-	defer a.Close()
+	defer ks.Close()
 	st, err := a.ProveWithRetry(ctx)
 	if err != nil {
 		return report(log, "provision", err)
@@ -149,7 +159,7 @@ func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if !st.Updated.IsZero() {
 		out.Updated = st.Updated.UTC().Format(time.RFC3339)
 	}
-	if ks, err := keystore.Open(ctx, cfg.Keystore.URI, keystore.Options{}); err == nil {
+	if ks, err := openKeystore(ctx, cfg); err == nil {
 		out.Keystore = ks.Describe()
 		if leaf, _, err := ks.Certificate(ctx); err == nil {
 			out.NotAfter = leaf.NotAfter.UTC().Format(time.RFC3339)
@@ -184,12 +194,12 @@ func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if code != exitOK {
 		return code
 	}
-	a, err := agent.New(ctx, agent.Options{Config: cfg, Logger: log})
+	a, ks, err := newAgent(ctx, cfg, log, nil)
 	if err != nil {
 		fmt.Fprintf(stderr, "fleetboot check: %v\n", err)
 		return exitCode(err)
 	}
-	defer a.Close()
+	defer ks.Close()
 	if err := a.Check(ctx); err != nil {
 		fmt.Fprintf(stderr, "fleetboot check: %v\n", err)
 		return exitCode(err)
@@ -216,7 +226,7 @@ func cmdReset(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintln(stderr, "fleetboot reset: this deletes the device identity (state and keys); run again with --yes")
 		return exitConfig
 	}
-	ks, err := keystore.Open(ctx, cfg.Keystore.URI, keystore.Options{})
+	ks, err := openKeystore(ctx, cfg)
 	if err != nil {
 		fmt.Fprintf(stderr, "fleetboot reset: %v\n", err)
 		return exitConfig

@@ -37,6 +37,7 @@ Usage:
   fleetboot status       show the device state (--json for machines)
   fleetboot check        validate the configuration and show what would be used
   fleetboot reset --yes  forget the identity: state file and keys
+  fleetboot factory …    production line: keygen, install-cert, show (fleetboot factory help)
   fleetboot version      print the version
 
 Common flags (after the subcommand):
@@ -86,6 +87,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return cmdCheck(ctx, args, stdout, stderr)
 	case "reset":
 		return cmdReset(ctx, args, stdout, stderr)
+	case "factory":
+		return cmdFactory(ctx, args, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "fleetboot", version)
 		return exitOK
