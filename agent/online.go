@@ -277,7 +277,7 @@ func (a *Agent) Check(ctx context.Context) error {
 			return configErr("claim certificate", fmt.Errorf("%s expired at %s", a.cfg.Provisioning.ClaimCertificate, c.Leaf.NotAfter.UTC().Format(time.RFC3339)))
 		}
 	}
-	if a.current().Phase.Provisioned() {
+	if a.current().Phase.Provisioned() || a.cfg.Provisioning.Mode == ModeJITP {
 		if _, err := keystore.TLSCertificate(ctx, a.ks); err != nil {
 			return configErr("device identity", err)
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -37,7 +38,7 @@ func (a *Agent) Provision(ctx context.Context) (*State, error) {
 		return st, nil
 	}
 	if a.cfg.Provisioning.Mode == ModeJITP {
-		return nil, configErr("provision", errors.New("jitp mode is not supported by this build"))
+		return a.provisionJITP(ctx)
 	}
 	claim, err := a.loadClaim()
 	if err != nil {
@@ -388,4 +389,10 @@ func parsePrivateKey(p string) (crypto.PrivateKey, error) {
 		return k, nil
 	}
 	return nil, fmt.Errorf("privateKey: unexpected PEM type %q", b.Type)
+}
+
+// certificateID is AWS IoT's certificate id: hex SHA-256 of the DER.
+func certificateID(der []byte) string {
+	sum := sha256.Sum256(der)
+	return hex.EncodeToString(sum[:])
 }

@@ -42,6 +42,18 @@ type Config struct {
 	// 3.1.1 has no PUBACK failure code, so a denied 3.1.1 PUBLISH always disconnects.
 	ReasonCodes bool
 
+	// JITPKeepFirstConnection lets the connection that auto-registered its
+	// certificate go on to CONNACK when the JITP template made the certificate
+	// ACTIVE. By default that connection is closed at its CONNECT without a CONNACK
+	// and the device must reconnect, as users of AWS consistently observe although
+	// AWS does not document it (PROTOCOL.md §2.2 [obs]). A certificate left
+	// PENDING_ACTIVATION (JITR, failed template) always has its connection closed.
+	JITPKeepFirstConnection bool
+	// CertificateRegistered, if set, is called after each auto-registration with
+	// the event the region published, on the connecting client's handshake
+	// goroutine: keep it short.
+	CertificateRegistered func(CertificateRegisteredEvent)
+
 	// Clock drives ownership token expiry. nil: time.Now.
 	Clock func() time.Time
 	// KeyPoolSize RSA-2048 keys are generated ahead, in the background, for

@@ -2,6 +2,9 @@ package iotcore
 
 import "errors"
 
+// errFirstConnection ends the connection that auto-registered its certificate.
+var errFirstConnection = errors.New("first connection after auto-registration is closed")
+
 var (
 	// ErrNotLoopback means Config.Addr is not a loopback IP address.
 	ErrNotLoopback = errors.New("address is not loopback")
@@ -19,4 +22,6 @@ var (
 	ErrALPNRequired = errors.New("client did not offer ALPN x-amzn-mqtt-ca")
 	// ErrCertificateRejected means the client certificate is unknown or not ACTIVE.
 	ErrCertificateRejected = errors.New("client certificate not registered and active in this region")
+	// ErrJITPTemplate means RegisterCA was given a template JITP cannot use.
+	ErrJITPTemplate = errors.New("invalid JITP template")
 )

@@ -83,6 +83,11 @@ func (h *brokerHook) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
 		return fmt.Errorf("connect %q: no client certificate", pk.Connect.ClientIdentifier)
 	}
 	p := principal{certID: registry.CertificateID(leaf.Raw), clientID: pk.Connect.ClientIdentifier}
+	if closeAtConnect(cl.Net.Conn) {
+		// No CONNACK: the device sees the connection close, as after AWS's JITP/JITR.
+		log.Info("closing the connection that auto-registered its certificate", zap.String("certificate_id", p.certID))
+		return fmt.Errorf("connect %q: certificate %s was just registered: %w", p.clientID, p.certID, errFirstConnection)
+	}
 	if len(p.clientID) > maxClientIDBytes {
 		log.Info("CONNECT refused: client id longer than 128 bytes")
 		return h.refuse(cl, packets.ErrClientIdentifierNotValid)

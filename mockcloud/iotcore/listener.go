@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/mochi-mqtt/server/v2/listeners"
@@ -31,6 +32,26 @@ type tlsListener struct {
 }
 
 var _ listeners.Listener = (*tlsListener)(nil)
+
+// clientConn is an accepted connection carrying what the TLS handshake decided
+// for the MQTT layer; the handshake sees it as ClientHelloInfo.Conn, the broker
+// as the tls.Conn's NetConn.
+type clientConn struct {
+	net.Conn
+	// closeAtConnect: this connection auto-registered its certificate and is to be
+	// closed at CONNECT, without CONNACK.
+	closeAtConnect atomic.Bool
+}
+
+// closeAtConnect reports whether the TLS layer marked c to be closed at CONNECT.
+func closeAtConnect(c net.Conn) bool {
+	tc, ok := c.(*tls.Conn)
+	if !ok {
+		return false
+	}
+	cc, ok := tc.NetConn().(*clientConn)
+	return ok && cc.closeAtConnect.Load()
+}
 
 func newTLSListener(id string, ln net.Listener, cfg *tls.Config, handshake, connect time.Duration, log *zap.Logger) *tlsListener {
 	ctx, cancel := context.WithCancel(context.Background())
@@ -67,7 +88,7 @@ func (l *tlsListener) Serve(establish listeners.EstablishFn) {
 }
 
 func (l *tlsListener) handshake(conn net.Conn) (*tls.Conn, bool) {
-	tc := tls.Server(conn, l.cfg)
+	tc := tls.Server(&clientConn{Conn: conn}, l.cfg)
 	ctx, cancel := context.WithTimeout(l.ctx, l.handshakeTimeout)
 	defer cancel()
 	_ = conn.SetDeadline(time.Now().Add(l.handshakeTimeout))

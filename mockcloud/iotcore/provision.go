@@ -226,6 +226,46 @@ func PolicyNameForDocument(doc string) string {
 	return hex.EncodeToString(sum[:])
 }
 
+// errTemplateResult means a template evaluated but asks for something the region
+// does not do for this certificate.
+var errTemplateResult = errors.New("template result not applicable")
+
+// provisionSpec turns an evaluated template into what the registry applies to the
+// certificate certID. Error messages name what is wrong, never certificate material.
+func provisionSpec(res *template.Result, certID string) (registry.ProvisionSpec, error) {
+	spec := registry.ProvisionSpec{CertStatus: registry.StatusActive}
+	if c := res.Certificate; c != nil {
+		if c.Source != "" && c.Source != template.CertificateSourceID {
+			return spec, fmt.Errorf("%w: the certificate resource must be given by CertificateId, not %s", errTemplateResult, c.Source)
+		}
+		if c.CertificateID != "" && c.CertificateID != certID {
+			return spec, fmt.Errorf("%w: the template's certificate is not the one being provisioned", errTemplateResult)
+		}
+		if c.Status != "" {
+			spec.CertStatus = c.Status
+		}
+	}
+	if th := res.Thing; th != nil {
+		ov := make(map[string]string, len(th.Overrides))
+		for k, v := range th.Overrides {
+			ov[k] = string(v)
+		}
+		spec.Thing = &registry.ThingSpec{Name: th.ThingName, TypeName: th.ThingTypeName,
+			Attributes: th.AttributePayload, Groups: th.ThingGroups, Overrides: ov}
+	}
+	for _, pol := range res.Policies {
+		ps := registry.PolicySpec{Name: pol.PolicyName}
+		if pol.PolicyDocument != "" {
+			if _, err := policy.Parse([]byte(pol.PolicyDocument)); err != nil {
+				return spec, fmt.Errorf("%w: template policy document is invalid: %w", errTemplateResult, err)
+			}
+			ps = registry.PolicySpec{Name: PolicyNameForDocument(pol.PolicyDocument), Document: pol.PolicyDocument}
+		}
+		spec.Policies = append(spec.Policies, ps)
+	}
+	return spec, nil
+}
+
 func (p *Provisioner) registerThing(t provisioning.Topic, payload []byte) (any, *provisioning.ErrorResponse) {
 	var req provisioning.RegisterThingRequest
 	if err := provisioning.Unmarshal(t.Format, payload, &req); err != nil {
@@ -270,33 +310,11 @@ func (p *Provisioner) registerThing(t provisioning.Topic, payload []byte) (any, 
 		}
 		return nil, reject(400, provisioning.CodeInvalidParameters, "template evaluation failed: "+err.Error())
 	}
-	rreq := registry.RegisterThingRequest{TokenHash: hash, CertStatus: registry.StatusActive}
-	if res.Certificate != nil {
-		if res.Certificate.CertificateID != "" && res.Certificate.CertificateID != tok.CertID {
-			return nil, reject(400, provisioning.CodeInvalidParameters, "the template's certificate is not the one the ownership token belongs to")
-		}
-		if res.Certificate.Status != "" {
-			rreq.CertStatus = res.Certificate.Status
-		}
+	spec, err := provisionSpec(res, tok.CertID)
+	if err != nil {
+		return nil, reject(400, provisioning.CodeInvalidParameters, err.Error())
 	}
-	if th := res.Thing; th != nil {
-		ov := make(map[string]string, len(th.Overrides))
-		for k, v := range th.Overrides {
-			ov[k] = string(v)
-		}
-		rreq.Thing = &registry.ThingSpec{Name: th.ThingName, TypeName: th.ThingTypeName,
-			Attributes: th.AttributePayload, Groups: th.ThingGroups, Overrides: ov}
-	}
-	for _, pol := range res.Policies {
-		spec := registry.PolicySpec{Name: pol.PolicyName}
-		if pol.PolicyDocument != "" {
-			if _, err := policy.Parse([]byte(pol.PolicyDocument)); err != nil {
-				return nil, reject(400, provisioning.CodeInvalidParameters, "template policy document is invalid: "+err.Error())
-			}
-			spec = registry.PolicySpec{Name: PolicyNameForDocument(pol.PolicyDocument), Document: pol.PolicyDocument}
-		}
-		rreq.Policies = append(rreq.Policies, spec)
-	}
+	rreq := registry.RegisterThingRequest{TokenHash: hash, Thing: spec.Thing, CertStatus: spec.CertStatus, Policies: spec.Policies}
 	out, err := p.reg.RegisterThing(rreq)
 	switch {
 	case errors.Is(err, registry.ErrTokenInvalid):

@@ -22,6 +22,17 @@
 //     document (PolicyNameForDocument).
 //   - Thing policy variables resolve when the client id names a thing attached to
 //     the certificate.
+//   - Just-in-time registration (RegisterCA): an unknown certificate issued by a
+//     registered ACTIVE CA that allows auto-registration is registered during the
+//     handshake of its first connection, with its CA's JITP template applied in
+//     the same transaction. The event goes to $aws/events/certificates/registered/
+//     <caCertificateId> (subscribers need iot:Subscribe and iot:Receive, as on AWS)
+//     and the connection is closed at CONNECT without CONNACK
+//     (Config.JITPKeepFirstConnection). A template that fails leaves the
+//     certificate PENDING_ACTIVATION and nothing else; without a template (JITR)
+//     it stays PENDING_ACTIVATION too. Auto-registration requires SNI even with
+//     AllowMissingSNI; the CA after the leaf is optional. Certificate validity
+//     dates are not checked, here as for registered certificates.
 package iotcore
 
 import (
@@ -55,6 +66,8 @@ type Region struct {
 	hook   *brokerHook
 
 	mochiMuted atomic.Bool
+	events     *mqtt.Client // inline publisher of $aws/events; not in the client list
+	jitpMu     sync.Mutex   // serializes auto-registrations
 
 	mu      sync.Mutex
 	started bool
@@ -147,6 +160,9 @@ func (r *Region) Start(ctx context.Context) error {
 		// and SUBSCRIBE to $SYS closes the connection anyway.
 		SysTopicResendInterval: math.MaxInt32,
 	})
+	// An inline client outside the client list: no device client id can collide
+	// with it, and its publishes skip iot:Publish but not subscribers' iot:Receive.
+	r.events = r.broker.NewClient(nil, mqtt.LocalListener, "$aws/events", true)
 	r.hook = &brokerHook{r: r, sessions: map[*mqtt.Client]*session{}}
 	if err := r.broker.AddHook(r.hook, nil); err != nil {
 		nl.Close()

@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"net"
 	"slices"
 	"strings"
 
@@ -29,8 +30,7 @@ func (r *Region) serverTLS() (*tls.Config, error) {
 		MinVersion: tls.VersionTLS12,
 		// Chain checks need the registry (CAs registered in this region, certificates
 		// registered without CA), so the stdlib verifier is off and verifyClient runs.
-		ClientAuth:       tls.RequireAnyClientCert,
-		VerifyConnection: r.verifyClient,
+		ClientAuth: tls.RequireAnyClientCert,
 	}
 	base.GetConfigForClient = func(hello *tls.ClientHelloInfo) (*tls.Config, error) {
 		cert, err := r.pickCertificate(hello, certs, ats)
@@ -40,6 +40,7 @@ func (r *Region) serverTLS() (*tls.Config, error) {
 		}
 		c := base.Clone()
 		c.Certificates = []tls.Certificate{*cert}
+		c.VerifyConnection = func(cs tls.ConnectionState) error { return r.verifyClient(cs, hello.Conn) }
 		// Offer x-amzn-mqtt-ca only to clients that ask for it: a server ALPN list
 		// without a common protocol would fail the handshake under Go's strict ALPN.
 		if slices.Contains(hello.SupportedProtos, ALPNMQTTCA) {
@@ -73,18 +74,37 @@ func (r *Region) pickCertificate(hello *tls.ClientHelloInfo, certs map[string]*t
 // status ACTIVE and either was registered without CA, was issued by the region
 // itself, or chains to a registered ACTIVE CA. Anything else fails the handshake,
 // so a refused device never reaches the broker.
-func (r *Region) verifyClient(cs tls.ConnectionState) error {
+//
+// An unknown certificate issued by a registered CA that allows auto-registration
+// is registered here (JITR/JITP). Its handshake completes, and unless
+// JITPKeepFirstConnection applies, conn is marked so that its CONNECT is answered
+// by closing the connection: the device sees the server hang up, as on AWS.
+// The client may send the CA after its certificate or not; only the leaf counts.
+func (r *Region) verifyClient(cs tls.ConnectionState, conn net.Conn) error {
 	if len(cs.PeerCertificates) == 0 {
 		return ErrCertificateRejected
 	}
 	leaf := cs.PeerCertificates[0]
 	id := registry.CertificateID(leaf.Raw)
 	cert, err := r.reg.GetCertificate(id)
+	if errors.Is(err, registry.ErrNotFound) {
+		var registered bool
+		cert, registered, err = r.autoRegister(leaf, cs.ServerName)
+		if err != nil {
+			r.log.Info("client certificate refused", zap.String("certificate_id", id), zap.Error(err))
+			return err
+		}
+		if registered && (!r.cfg.JITPKeepFirstConnection || cert.Status != registry.StatusActive) {
+			cc, ok := conn.(*clientConn)
+			if !ok {
+				return fmt.Errorf("%w: certificate %s registered; reconnect", ErrCertificateRejected, id)
+			}
+			cc.closeAtConnect.Store(true)
+			return nil
+		}
+	}
 	if err != nil {
 		r.log.Info("client certificate refused", zap.String("certificate_id", id), zap.Error(err))
-		if errors.Is(err, registry.ErrNotFound) {
-			return fmt.Errorf("%w: certificate %s unknown", ErrCertificateRejected, id)
-		}
 		return fmt.Errorf("%w: %w", ErrCertificateRejected, err)
 	}
 	if cert.Status != registry.StatusActive {

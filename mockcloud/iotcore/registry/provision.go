@@ -150,6 +150,14 @@ type PolicySpec struct {
 	Document string
 }
 
+// ProvisionSpec is what a provisioning template's result changes for one
+// certificate: the thing (nil: none), the certificate status and the policies.
+type ProvisionSpec struct {
+	Thing      *ThingSpec
+	CertStatus string // ACTIVE or INACTIVE
+	Policies   []PolicySpec
+}
+
 // RegisterThingRequest is everything RegisterThing changes, applied in one transaction.
 type RegisterThingRequest struct {
 	TokenHash  string
@@ -190,36 +198,11 @@ func (s *Store) RegisterThing(req RegisterThingRequest) (*RegisterThingResult, e
 		if err := getJSON(tx, bktCerts, tok.CertID, &cert); err != nil {
 			return fmt.Errorf("%w: its certificate is gone", ErrTokenInvalid)
 		}
-		if req.Thing != nil {
-			th, err := applyThing(tx, s, *req.Thing)
-			if err != nil {
-				return err
-			}
-			res.Thing = th
-			if err := link(tx, bktThingCerts, bktCertThings, th.Name, cert.ID); err != nil {
-				return err
-			}
-		}
-		for _, p := range req.Policies {
-			if p.Document != "" {
-				var old Policy
-				err := getJSON(tx, bktPolicies, p.Name, &old)
-				if errIsNotFound(err) || (err == nil && old.Document != p.Document) {
-					if _, err := putPolicyTx(tx, s, p.Name, p.Document, true, now.UTC()); err != nil {
-						return err
-					}
-				} else if err != nil {
-					return err
-				}
-			}
-			if err := attachPolicyTx(tx, p.Name, cert.ID); err != nil {
-				return err
-			}
-		}
-		cert.Status = status
-		if err := putJSON(tx, bktCerts, cert.ID, &cert); err != nil {
+		th, err := applyResourcesTx(tx, s, &cert, ProvisionSpec{Thing: req.Thing, CertStatus: status, Policies: req.Policies}, now)
+		if err != nil {
 			return err
 		}
+		res.Thing = th
 		res.Certificate = cert
 		return tx.Bucket(bktTokens).Delete([]byte(req.TokenHash))
 	})
@@ -229,9 +212,64 @@ func (s *Store) RegisterThing(req RegisterThingRequest) (*RegisterThingResult, e
 	return &res, nil
 }
 
+// applyResourcesTx writes a template's result for cert: the thing and its
+// attachment, the policies and their attachments, and the certificate's status.
+func applyResourcesTx(tx *bolt.Tx, s *Store, cert *Certificate, spec ProvisionSpec, now time.Time) (*Thing, error) {
+	var th *Thing
+	if spec.Thing != nil {
+		var err error
+		if th, err = applyThing(tx, s, *spec.Thing); err != nil {
+			return nil, err
+		}
+		if err := link(tx, bktThingCerts, bktCertThings, th.Name, cert.ID); err != nil {
+			return nil, err
+		}
+	}
+	for _, p := range spec.Policies {
+		if p.Document != "" {
+			var old Policy
+			err := getJSON(tx, bktPolicies, p.Name, &old)
+			if errIsNotFound(err) || (err == nil && old.Document != p.Document) {
+				if _, err := putPolicyTx(tx, s, p.Name, p.Document, true, now.UTC()); err != nil {
+					return nil, err
+				}
+			} else if err != nil {
+				return nil, err
+			}
+		}
+		if err := attachPolicyTx(tx, p.Name, cert.ID); err != nil {
+			return nil, err
+		}
+	}
+	cert.Status = spec.CertStatus
+	return th, putJSON(tx, bktCerts, cert.ID, cert)
+}
+
+// ValidThingName reports whether name satisfies AWS IoT's thing name rule:
+// 1 to 128 characters of [a-zA-Z0-9:_-].
+func ValidThingName(name string) bool {
+	if name == "" || len(name) > 128 {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		switch c := name[i]; {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == ':', c == '_', c == '-':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
 func applyThing(tx *bolt.Tx, s *Store, spec ThingSpec) (*Thing, error) {
 	if spec.Name == "" {
 		return nil, fmt.Errorf("%w: thing name is empty", ErrInvalid)
+	}
+	// A template evaluates the name from device input (a parameter, a certificate
+	// subject): keep it to what AWS accepts, which also keeps the "\x00" of the
+	// attachment keys out of names.
+	if !ValidThingName(spec.Name) {
+		return nil, fmt.Errorf("%w: thing name %q does not match [a-zA-Z0-9:_-]{1,128}", ErrInvalid, spec.Name)
 	}
 	var old Thing
 	err := getJSON(tx, bktThings, spec.Name, &old)

@@ -1,0 +1,84 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/fleetboot/fleetboot/keystore"
+)
+
+// jitpAttempts bounds the connections one Provision call makes in JITP mode: the
+// first is expected to be dropped while the cloud registers the certificate.
+const jitpAttempts = 6
+
+// provisionJITP registers a factory certificate by connecting with it: AWS IoT
+// registers a certificate from an auto-registering CA on first contact, applies the
+// CA's template and drops that first connection; the next one is accepted. The
+// thing is named after the certificate's CommonName (the JITP template's rule) and
+// the client id is that name, as the device policy expects.
+func (a *Agent) provisionJITP(ctx context.Context) (*State, error) {
+	st := a.current()
+	cert, err := keystore.TLSCertificate(ctx, a.ks)
+	if err != nil {
+		if errors.Is(err, keystore.ErrNotFound) {
+			err = fmt.Errorf("%w: install the factory certificate with `fleetboot factory install-cert`", err)
+		}
+		return nil, configErr("load factory certificate", err)
+	}
+	leaf, _, err := a.ks.Certificate(ctx)
+	if err != nil {
+		return nil, configErr("load factory certificate", err)
+	}
+	thing := leaf.Subject.CommonName
+	if thing == "" {
+		return nil, configErr("factory certificate", errors.New("subject has no CommonName to name the thing after"))
+	}
+	if err := a.step("resolve", func() error {
+		res, err := a.resolver.Resolve(ctx, a.serverName())
+		if err != nil {
+			return classify("resolve "+a.serverName(), err)
+		}
+		a.resolved = res
+		st.Region, st.Endpoint, st.ServerName = res.Region, res.Name, a.serverName()
+		st.Addrs, st.AddrsExpire = addrStrings(res.Addrs), a.expiry(res.TTL)
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	addrs := a.addrPorts(a.resolved.Addrs)
+	bo := &Backoff{Base: 500 * time.Millisecond, Cap: 10 * time.Second}
+	var last error
+	for attempt := 1; attempt <= jitpAttempts; attempt++ {
+		err := a.step("jitp-connect", func() error {
+			conn, err := a.dial(ctx, a.dialConfig(cert, thing, addrs))
+			if err != nil {
+				return classify(fmt.Sprintf("connect as %q with the factory certificate", thing), err)
+			}
+			conn.Close()
+			return nil
+		})
+		if err == nil {
+			st.Phase, st.Mode, st.ThingName = PhaseRegistered, ModeJITP, thing
+			st.CertificateID = certificateID(leaf.Raw)
+			if err := a.save(st); err != nil {
+				return nil, err
+			}
+			a.log.Info("registered just in time", zap.String("thing", thing), zap.String("region", st.Region), zap.Int("attempt", attempt))
+			return a.current(), nil
+		}
+		last = err
+		if ctx.Err() != nil || ClassOf(err) == ClassConfig {
+			return nil, err
+		}
+		a.log.Info("factory certificate not accepted yet; the first connection is dropped while the cloud registers it",
+			zap.Int("attempt", attempt), zap.Error(err))
+		if sleep(ctx, bo.Next()) != nil {
+			return nil, last
+		}
+	}
+	return nil, last
+}

@@ -1,0 +1,198 @@
+// Command fleetsim simulates a fleet's first boot in one process: N devices, each
+// an agent.Agent with an in-memory keystore and its own state folder, against a
+// running rig (--config device.yaml from `mockcloud serve`) or one started in
+// process (--rig testdata/rig.yaml). It prints devices/s, time to online per step,
+// errors by class, round trips, and the crypto ceiling of this machine measured in
+// the same run, so throughput is read as a ratio of what the machine allows.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime/pprof"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/fleetboot/fleetboot/agent"
+	"github.com/fleetboot/fleetboot/mockcloud"
+)
+
+const usage = `fleetsim — simulate a fleet's first boot in one process
+
+Usage:
+  fleetsim --rig testdata/rig.yaml -n 500 [flags]     start a rig in this process
+  fleetsim --config DATA/device.yaml -n 500 [flags]   use a running mockcloud serve
+
+Flags:
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("fleetsim", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, usage); fs.PrintDefaults() }
+	var (
+		p          Params
+		places     string
+		rigPath    string
+		pool       int
+		targets    bool
+		quiet      bool
+		cpuProfile string
+		noCeiling  bool
+	)
+	fs.IntVar(&p.N, "n", 100, "devices")
+	fs.StringVar(&places, "places", "us,de,jp", "places, round-robin: us (198.51.100.0/24), de (192.0.2.0/24), jp (203.0.113.0/24)")
+	fs.StringVar(&p.Mode, "mode", agent.ModeCSR, "flow: csr or keys")
+	fs.IntVar(&p.Concurrency, "concurrency", 0, "devices in first boot at once (0: all)")
+	fs.Float64Var(&p.Rate, "rate", 0, "arrivals per second (0: all at once)")
+	fs.BoolVar(&p.Hold, "hold", false, "keep every device online until all are (N live connections at once)")
+	fs.DurationVar(&p.Timeout, "timeout", 10*time.Minute, "give up after this long")
+	fs.DurationVar(&p.CeilingTime, "ceiling-time", 2*time.Second, "how long to measure the crypto ceiling")
+	fs.BoolVar(&noCeiling, "no-ceiling", false, "skip the crypto ceiling")
+	fs.StringVar(&p.DeviceConfig, "config", "", "device.yaml of a running rig")
+	fs.StringVar(&rigPath, "rig", "", "rig file: start the rig in this process (ephemeral addresses)")
+	fs.IntVar(&pool, "pool", -1, "with --rig: RSA key pool size (-1: the rig file's); with --config: the running rig's, for the burst estimate")
+	fs.BoolVar(&targets, "target-records", false, "with --rig: the geolocation answer carries the target's addresses")
+	fs.StringVar(&p.WorkDir, "work", "", "folder for the devices' state and the in-process rig (default: a temporary one under /dev/shm if writable, removed)")
+	fs.BoolVar(&quiet, "quiet", false, "no progress bar")
+	fs.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the run (rig included with --rig)")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "fleetsim: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+	if (rigPath == "") == (p.DeviceConfig == "") {
+		fmt.Fprintln(stderr, "fleetsim: give exactly one of --rig and --config")
+		return 2
+	}
+	for _, pl := range strings.Split(places, ",") {
+		if pl = strings.TrimSpace(pl); pl != "" {
+			p.Places = append(p.Places, pl)
+		}
+	}
+	if noCeiling {
+		p.CeilingTime = 0
+	}
+	if !quiet {
+		p.Progress = stderr
+	}
+	if p.WorkDir == "" {
+		dir, err := os.MkdirTemp(scratchDir(), "fleetsim-")
+		if err != nil {
+			fmt.Fprintf(stderr, "fleetsim: %v\n", err)
+			return 1
+		}
+		defer os.RemoveAll(dir)
+		p.WorkDir = dir
+	}
+	if pool >= 0 {
+		p.KeyPoolSize = pool
+	}
+	if rigPath != "" {
+		if p.CeilingTime > 0 {
+			c, err := MeasureCeiling(ctx, p.CeilingTime)
+			if err != nil {
+				fmt.Fprintf(stderr, "fleetsim: crypto ceiling: %v\n", err)
+				return 1
+			}
+			p.Ceiling = c
+		}
+		if p.Mode == agent.ModeKeys {
+			kp, err := MeasureKeyPool(ctx, 0, p.N, min(p.CeilingTime, 2*time.Second))
+			if err != nil {
+				fmt.Fprintf(stderr, "fleetsim: rsa key generation: %v\n", err)
+				return 1
+			}
+			p.KeyPool = kp
+		}
+		cloud, err := startRig(ctx, rigPath, p.WorkDir, pool, targets)
+		if err != nil {
+			fmt.Fprintf(stderr, "fleetsim: %v\n", err)
+			return 1
+		}
+		defer cloud.Close()
+		p.DeviceConfig = cloud.Files().DeviceConfig
+		p.KeyPoolSize = cloud.Config().IoT.KeyPoolSize
+		if kp := p.KeyPool; kp != nil {
+			kp.PoolSize = p.KeyPoolSize
+			kp.BurstExtraCPU, kp.BurstExtraWall = 0, 0
+			if extra := p.N - kp.PoolSize; extra > 0 {
+				kp.BurstExtraCPU = time.Duration(extra) * kp.KeyGen
+				kp.BurstExtraWall = kp.BurstExtraCPU / time.Duration(gomaxprocs())
+			}
+		}
+	}
+	if cpuProfile != "" {
+		f, err := os.Create(cpuProfile)
+		if err != nil {
+			fmt.Fprintf(stderr, "fleetsim: %v\n", err)
+			return 1
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintf(stderr, "fleetsim: cpu profile: %v\n", err)
+			return 1
+		}
+		defer pprof.StopCPUProfile()
+	}
+	rep, err := Simulate(ctx, p)
+	if err != nil {
+		fmt.Fprintf(stderr, "fleetsim: %v\n", err)
+		return 2
+	}
+	if err := WriteReport(stdout, rep); err != nil {
+		fmt.Fprintf(stderr, "fleetsim: %v\n", err)
+		return 1
+	}
+	if rep.Failed > 0 {
+		return 1
+	}
+	return 0
+}
+
+// startRig starts a rig in this process on fresh loopback addresses, its data
+// under work.
+func startRig(ctx context.Context, path, work string, pool int, targets bool) (*mockcloud.Cloud, error) {
+	cfg, err := mockcloud.LoadConfig(path)
+	if err != nil {
+		return nil, err
+	}
+	if pool >= 0 {
+		cfg.IoT.KeyPoolSize = pool
+	}
+	if targets {
+		cfg.IncludeTargetRecords = true
+	}
+	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	return mockcloud.Start(sctx, cfg, mockcloud.Options{DataDir: work + "/rig", Ephemeral: true})
+}
+
+// scratchDir prefers tmpfs: every state write of a simulated device and every
+// registry commit of an in-process rig fsyncs, and on a disk those fsyncs, not the
+// CPU, bound the run. A simulated device's disk is not what is being measured.
+func scratchDir() string {
+	if fi, err := os.Stat("/dev/shm"); err == nil && fi.IsDir() {
+		if f, err := os.CreateTemp("/dev/shm", ".fleetsim-probe-*"); err == nil {
+			name := f.Name()
+			f.Close()
+			os.Remove(name)
+			return "/dev/shm"
+		}
+	}
+	return ""
+}

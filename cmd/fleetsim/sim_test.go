@@ -1,0 +1,169 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/fleetboot/fleetboot/agent"
+	"github.com/fleetboot/fleetboot/mockcloud"
+	"github.com/fleetboot/fleetboot/mockcloud/iotcore/registry"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+// startRig runs the default rig in this process on fresh loopback addresses.
+func startTestRig(t *testing.T, pool int, targets bool) *mockcloud.Cloud {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, err := startRig0(ctx, t.TempDir(), pool, targets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func startRig0(ctx context.Context, dir string, pool int, targets bool) (*mockcloud.Cloud, error) {
+	return startRig(ctx, filepath.Join("..", "..", "testdata", "rig.yaml"), dir, pool, targets)
+}
+
+var placeRegion = map[string]string{"us": "us-east-1", "de": "eu-west-1", "jp": "ap-northeast-1"}
+
+func TestSimulate(t *testing.T) {
+	c := startTestRig(t, 4, false)
+	for _, mode := range []string{agent.ModeCSR, agent.ModeKeys} {
+		t.Run(mode, func(t *testing.T) {
+			const n = 20
+			var progress bytes.Buffer
+			rep, err := Simulate(context.Background(), Params{
+				DeviceConfig: c.Files().DeviceConfig, N: n, Mode: mode, Concurrency: 8,
+				Places: []string{"us", "de", "jp"}, WorkDir: t.TempDir(), Timeout: 2 * time.Minute,
+				Progress: &progress, CeilingTime: 100 * time.Millisecond, KeyPoolSize: 4,
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rep.Online != n || rep.Failed != 0 {
+				t.Fatalf("%d online, %d failed (%v), want %d online", rep.Online, rep.Failed, rep.ErrorSamples, n)
+			}
+			for _, d := range rep.Results {
+				want := placeRegion[d.Place]
+				if d.Region != want || d.Thing != "gw-"+d.Serial {
+					t.Errorf("device %s placed %s: region %q thing %q, want %s gw-%s", d.Serial, d.Place, d.Region, d.Thing, want, d.Serial)
+					continue
+				}
+				for region := range c.Config().Regions {
+					name := c.Config().Regions[region].Name
+					things, err := c.Region(name).Registry().ListThings(registry.ThingFilter{})
+					if err != nil {
+						t.Fatal(err)
+					}
+					got := 0
+					for _, th := range things {
+						if th.Name == d.Thing {
+							got++
+						}
+					}
+					if wantN := map[bool]int{true: 1, false: 0}[name == want]; got != wantN {
+						t.Errorf("region %s holds %s %d times, want %d", name, d.Thing, got, wantN)
+					}
+				}
+			}
+			if rep.PerSecond <= 0 || rep.TimeToOnline.N != n || rep.TimeToOnline.P50 <= 0 || rep.TimeToOnline.P99 < rep.TimeToOnline.P50 {
+				t.Errorf("throughput %v, time to online %+v", rep.PerSecond, rep.TimeToOnline)
+			}
+			steps := map[string]bool{}
+			for _, s := range rep.Steps {
+				steps[s.Name] = s.N == n
+			}
+			for _, s := range []string{"resolve", "claim-connect", "subscribe", "create-certificate", "register-thing", "connect", "publish-status"} {
+				if !steps[s] {
+					t.Errorf("step %s missing or not timed for every device: %+v", s, rep.Steps)
+				}
+			}
+			if rep.Ceiling == nil || rep.Ceiling.DevicesPerSecond <= 0 || rep.Ratio <= 0 {
+				t.Errorf("ceiling %+v ratio %v", rep.Ceiling, rep.Ratio)
+			}
+			if mode == agent.ModeKeys && (rep.KeyPool == nil || rep.KeyPool.RefillPerSecond <= 0 || rep.KeyPool.BurstExtraCPU <= 0) {
+				t.Errorf("keys mode: key pool report %+v", rep.KeyPool)
+			}
+			if rep.RoundTrips.Incomplete != 0 || rep.RoundTrips.Min <= 0 {
+				t.Errorf("round trips %+v", rep.RoundTrips)
+			}
+			var out bytes.Buffer
+			if err := WriteReport(&out, rep); err != nil {
+				t.Fatal(err)
+			}
+			for _, field := range []string{"devices/s", "achieved/ceiling", "crypto ceiling", "round trips", "errors by class", "p50", "p95", "p99", "register-thing"} {
+				if !strings.Contains(out.String(), field) {
+					t.Errorf("report lacks %q:\n%s", field, out.String())
+				}
+			}
+			if mode == agent.ModeKeys && !strings.Contains(out.String(), "pool refill") {
+				t.Errorf("keys report lacks the pool refill rate:\n%s", out.String())
+			}
+			if !strings.Contains(progress.String(), "online") {
+				t.Errorf("no progress drawn: %q", progress.String())
+			}
+			t.Logf("\n%s", out.String())
+		})
+	}
+}
+
+func TestRunFlags(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args []string
+	}{
+		{"no rig", []string{"-n", "1"}},
+		{"both rigs", []string{"--rig", "x", "--config", "y"}},
+		{"unknown place", []string{"--config", "y", "--places", "mars"}},
+		{"unknown mode", []string{"--config", "y", "--mode", "jitp"}},
+		{"stray argument", []string{"--config", "y", "extra"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			if code := run(context.Background(), tc.args, &stdout, &stderr); code != 2 {
+				t.Fatalf("exit %d, want 2; stderr: %s", code, stderr.String())
+			}
+		})
+	}
+}
+
+func TestProgressLine(t *testing.T) {
+	for _, tc := range []struct {
+		total, online, failed int
+		want                  string
+	}{
+		{10, 0, 0, "[" + strings.Repeat(".", barWidth) + "] 0/10 online"},
+		{10, 5, 0, "[" + strings.Repeat("#", barWidth/2) + strings.Repeat(".", barWidth/2) + "] 5/10 online"},
+		{10, 9, 1, "[" + strings.Repeat("#", barWidth) + "] 9/10 online, 1 failed"},
+	} {
+		if got := progressLine(tc.total, tc.online, tc.failed, time.Second); !strings.HasPrefix(got, tc.want) {
+			t.Errorf("progressLine(%d, %d, %d) = %q, want prefix %q", tc.total, tc.online, tc.failed, got, tc.want)
+		}
+	}
+}
+
+func TestPercentiles(t *testing.T) {
+	var ds []time.Duration
+	for i := 1; i <= 100; i++ {
+		ds = append(ds, time.Duration(i)*time.Millisecond)
+	}
+	p := percentiles(ds)
+	if p.N != 100 || p.P50 != 50*time.Millisecond || p.P95 != 95*time.Millisecond || p.P99 != 99*time.Millisecond || p.Max != 100*time.Millisecond {
+		t.Fatalf("%+v", p)
+	}
+	if (percentiles(nil) != Percentiles{}) {
+		t.Fatal("empty sample should give zero percentiles")
+	}
+}

@@ -1,0 +1,123 @@
+package crossbuild
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fleetboot/fleetboot/mockcloud"
+	"github.com/fleetboot/fleetboot/mockcloud/iotcore/registry"
+)
+
+// need returns the path of an external program, skipping (or failing under CI)
+// when it is missing.
+func need(t *testing.T, prog, pkg string) string {
+	t.Helper()
+	p, err := exec.LookPath(prog)
+	if err == nil {
+		return p
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("%s not found: install Debian package %s", prog, pkg)
+	}
+	t.Skipf("%s not found: install Debian package %s", prog, pkg)
+	return ""
+}
+
+// build makes the static, stripped device binary for one architecture.
+func build(t *testing.T, dir, goarch, goarm string) string {
+	t.Helper()
+	out := filepath.Join(dir, "fleetboot-"+goarch+goarm)
+	cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", out, "../cmd/fleetboot")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+goarch)
+	if goarm != "" {
+		cmd.Env = append(cmd.Env, "GOARM="+goarm)
+	}
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build %s: %v\n%s", goarch, err, b)
+	}
+	return out
+}
+
+func TestQEMUFirstBoot(t *testing.T) {
+	arches := []struct {
+		name, goarch, goarm, qemu, subnet, region string
+	}{
+		{"arm64", "arm64", "", "qemu-aarch64-static", "198.51.100.0/24", "us-east-1"},
+		{"armv7", "arm", "7", "qemu-arm-static", "192.0.2.0/24", "eu-west-1"},
+	}
+	emulators := map[string]string{}
+	for _, a := range arches {
+		emulators[a.name] = need(t, a.qemu, "qemu-user-static")
+	}
+	cfg, err := mockcloud.LoadConfig(filepath.Join("..", "testdata", "rig.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.IoT.KeyPoolSize = 0 // csr flow: no RSA keys wanted
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	cloud, err := mockcloud.Start(ctx, cfg, mockcloud.Options{DataDir: t.TempDir(), Ephemeral: true})
+	cancel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cloud.Close() })
+	bin := t.TempDir()
+
+	for _, a := range arches {
+		t.Run(a.name, func(t *testing.T) {
+			fb := build(t, bin, a.goarch, a.goarm)
+			state := t.TempDir()
+			serial := "QEMU-" + strings.ToUpper(a.name)
+			common := []string{"--config", cloud.Files().DeviceConfig, "--state-dir", state}
+			fleetboot := func(args ...string) (string, error) {
+				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+				defer cancel()
+				cmd := exec.CommandContext(ctx, emulators[a.name], append([]string{fb}, args...)...)
+				out, err := cmd.CombinedOutput()
+				return string(out), err
+			}
+			out, err := fleetboot(append([]string{"provision", "--timeout", "90s", "--dns-client-subnet", a.subnet, "--param", "SerialNumber=" + serial}, common...)...)
+			if err != nil {
+				t.Fatalf("%s provision under %s: %v\n%s", a.name, a.qemu, err, out)
+			}
+			out, err = fleetboot(append([]string{"status", "--json"}, common...)...)
+			if err != nil {
+				t.Fatalf("status: %v\n%s", err, out)
+			}
+			var st struct {
+				State     string `json:"state"`
+				Region    string `json:"region"`
+				ThingName string `json:"thing_name"`
+			}
+			if err := json.Unmarshal([]byte(out), &st); err != nil {
+				t.Fatalf("status --json: %v\n%s", err, out)
+			}
+			if st.State != "online" || st.Region != a.region || st.ThingName != "gw-"+serial {
+				t.Fatalf("status %+v, want online in %s as gw-%s", st, a.region, serial)
+			}
+			things, err := cloud.Region(a.region).Registry().ListThings(registry.ThingFilter{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n := count(things, st.ThingName); n != 1 {
+				t.Fatalf("region %s holds %s %d times, want once", a.region, st.ThingName, n)
+			}
+		})
+	}
+}
+
+func count(things []registry.Thing, name string) int {
+	n := 0
+	for _, th := range things {
+		if th.Name == name {
+			n++
+		}
+	}
+	return n
+}
