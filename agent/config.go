@@ -16,6 +16,8 @@ import (
 	"unicode"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/fleetboot/fleetboot/provisioning"
 )
 
 // DefaultConfigPath is where a gateway image puts the config file.
@@ -94,6 +96,9 @@ type KeystoreConfig struct {
 	URI string `yaml:"uri"`
 	// KeyAlgorithm for keys made on the device: ecdsa-p256 or rsa-2048.
 	KeyAlgorithm string `yaml:"keyAlgorithm"`
+	// OwnerAuth is the TPM owner hierarchy's authorization, empty on most devices.
+	// It is a secret: never logged, best set through FLEETBOOT_KEYSTORE_OWNER_AUTH.
+	OwnerAuth string `yaml:"ownerAuth"`
 }
 
 // DeviceConfig shapes the permanent connection.
@@ -266,6 +271,9 @@ func (c *Config) Validate() error {
 	}
 	if p.Format != "json" && p.Format != "cbor" {
 		return bad("provisioning.format", "%q: want json or cbor", p.Format)
+	}
+	if p.Format == "cbor" && !provisioning.CBORSupported {
+		return bad("provisioning.format", "cbor: this binary was built without CBOR support (tag nocbor); use json or a build without that tag")
 	}
 	for k := range p.Parameters {
 		if k == "" || len(k) > 2048 {

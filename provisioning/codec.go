@@ -6,39 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"reflect"
-
-	"github.com/fxamacker/cbor/v2"
 )
 
 // MaxPayload is AWS IoT's limit on a PUBLISH payload.
 const MaxPayload = 128 * 1024
-
-var (
-	cborEnc cbor.EncMode
-	cborDec cbor.DecMode
-)
-
-func init() {
-	var err error
-	// Nested maps must decode to map[string]any so that a CBOR deviceConfiguration
-	// looks the same as a JSON one to the rest of the program.
-	cborDec, err = cbor.DecOptions{
-		DefaultMapType:   reflect.TypeOf(map[string]any(nil)),
-		MaxNestedLevels:  16,
-		MaxArrayElements: 4096,
-		MaxMapPairs:      4096,
-		DupMapKey:        cbor.DupMapKeyEnforcedAPF,
-		IndefLength:      cbor.IndefLengthAllowed,
-	}.DecMode()
-	if err != nil {
-		panic(err)
-	}
-	cborEnc, err = cbor.EncOptions{Sort: cbor.SortCanonical}.EncMode()
-	if err != nil {
-		panic(err)
-	}
-}
 
 // Marshal encodes v in format f.
 func Marshal(f Format, v any) ([]byte, error) {
@@ -46,7 +17,7 @@ func Marshal(f Format, v any) ([]byte, error) {
 	case FormatJSON:
 		return json.Marshal(v)
 	case FormatCBOR:
-		return cborEnc.Marshal(v)
+		return cborMarshal(v)
 	}
 	return nil, fmt.Errorf("marshal: unknown format %q", f)
 }
@@ -78,7 +49,7 @@ func Unmarshal(f Format, data []byte, v any) error {
 		if len(data) == 0 {
 			return nil
 		}
-		if err := cborDec.Unmarshal(data, v); err != nil {
+		if err := cborUnmarshal(data, v); err != nil {
 			return fmt.Errorf("decode cbor payload: %w", err)
 		}
 		return nil

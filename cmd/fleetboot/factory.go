@@ -15,6 +15,7 @@ import (
 
 	"github.com/fleetboot/fleetboot/agent"
 	"github.com/fleetboot/fleetboot/keystore"
+	"github.com/fleetboot/fleetboot/keystore/tpm"
 )
 
 const factoryUsage = `fleetboot factory — the production line
@@ -234,5 +235,9 @@ func readCerts(path string) ([]*x509.Certificate, error) {
 
 // openKeystore opens the configured keystore, relative paths against the state folder.
 func openKeystore(ctx context.Context, cfg *agent.Config) (keystore.Keystore, error) {
-	return keystore.Open(ctx, cfg.Keystore.URI, keystore.Options{BaseDir: cfg.StateDir})
+	opts := keystore.Options{BaseDir: cfg.StateDir}
+	if cfg.Keystore.OwnerAuth != "" {
+		opts.Device = &tpm.Device{OwnerAuth: []byte(cfg.Keystore.OwnerAuth)}
+	}
+	return keystore.Open(ctx, cfg.Keystore.URI, opts)
 }

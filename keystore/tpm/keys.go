@@ -112,7 +112,7 @@ func importObject(key crypto.PrivateKey) (pub tpm2.TPMTPublic, sensitive []byte,
 		bits := k.N.BitLen()
 		// RSA-2048 is the size every TPM 2.0 supports (PC Client profile); many,
 		// and go-tpm's simulator, refuse 3072.
-		if bits != 2048 || len(k.Primes) != 2 || k.E <= 0 || k.E > 1<<31 {
+		if bits != 2048 || len(k.Primes) != 2 || k.E <= 0 || int64(k.E) > 1<<31 {
 			return pub, nil, fmt.Errorf("RSA key of %d bits with %d primes: %w (want 2048 bits, two primes)", bits, len(k.Primes), keystore.ErrUnsupported)
 		}
 		exp := uint32(k.E)
