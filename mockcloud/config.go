@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"time"
@@ -39,6 +40,21 @@ type Config struct {
 	Locations []route53.Location `yaml:"locations"`
 	// IoT holds switches shared by every region (PROTOCOL.md [unconf] items).
 	IoT IoTConfig `yaml:"iot"`
+	// CACertificates are registered at start, as `aws iot register-ca-certificate`
+	// would; the maker CA of the data folder is always registered besides.
+	CACertificates []CACertificateConfig `yaml:"caCertificates"`
+}
+
+// CACertificateConfig registers a CA certificate in some or all regions.
+type CACertificateConfig struct {
+	// Certificate is a PEM file; a relative path is relative to the rig file.
+	Certificate           string `yaml:"certificate"`
+	AllowAutoRegistration bool   `yaml:"allowAutoRegistration"`
+	// TemplateFile is a JITP template (JSON); without one an auto-registered
+	// certificate stays PENDING_ACTIVATION (JITR).
+	TemplateFile string `yaml:"templateFile"`
+	// Regions lists where to register it; empty means every region.
+	Regions []string `yaml:"regions"`
 }
 
 // DNSConfig places the geolocation DNS server.
@@ -110,6 +126,15 @@ func LoadConfig(path string) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
+	base := filepath.Dir(path)
+	for i := range c.CACertificates {
+		ca := &c.CACertificates[i]
+		for _, p := range []*string{&ca.Certificate, &ca.TemplateFile} {
+			if *p != "" && !filepath.IsAbs(*p) {
+				*p = filepath.Join(base, *p)
+			}
+		}
+	}
 	return c, nil
 }
 
@@ -171,6 +196,20 @@ func (c *Config) Validate() error {
 		if r.Addr != "" {
 			if err := loopbackAddr(r.Addr); err != nil {
 				return fmt.Errorf("%s.addr: %w", key, err)
+			}
+		}
+	}
+	for i, ca := range c.CACertificates {
+		key := fmt.Sprintf("rig config caCertificates[%d]", i)
+		if ca.Certificate == "" {
+			return fmt.Errorf("%s.certificate: empty", key)
+		}
+		if ca.TemplateFile != "" && !ca.AllowAutoRegistration {
+			return fmt.Errorf("%s.templateFile: a JITP template needs allowAutoRegistration: true", key)
+		}
+		for j, r := range ca.Regions {
+			if !seen[r] {
+				return fmt.Errorf("%s.regions[%d]: %q is not a region of this rig", key, j, r)
 			}
 		}
 	}

@@ -12,6 +12,8 @@ const (
 	ClaimPolicyName   = "FleetbootClaimPolicy"
 	DevicePolicyName  = "GatewayDevicePolicy"
 	GatewayThingGroup = "gateways"
+	// MakerCAName is the CommonName of the maker CA every rig creates.
+	MakerCAName = "Example Maker Device CA"
 )
 
 // gatewayTemplate: parameter SerialNumber required, Site optional; thing

@@ -25,6 +25,11 @@ type Files struct {
 	Claim        string // claim.pem: the shared claim certificate, registered without CA in every region
 	ClaimKey     string // claim.key
 	DeviceConfig string // device.yaml: a fleetboot config for this rig, nothing per device
+	// MakerCA is a device maker's own CA (maker-ca.pem), registered in every region
+	// with auto-registration and the JITP template GatewayJITPTemplate: a device
+	// certificate it signs provisions itself on first connection.
+	MakerCA    string
+	MakerCAKey string // maker-ca.key: signs device certificates on the factory line
 }
 
 func filesIn(dir string) Files {
@@ -34,6 +39,8 @@ func filesIn(dir string) Files {
 		Claim:        filepath.Join(dir, "claim.pem"),
 		ClaimKey:     filepath.Join(dir, "claim.key"),
 		DeviceConfig: filepath.Join(dir, "device.yaml"),
+		MakerCA:      filepath.Join(dir, "maker-ca.pem"),
+		MakerCAKey:   filepath.Join(dir, "maker-ca.key"),
 	}
 }
 
@@ -47,6 +54,9 @@ func (c *Cloud) bootstrapFiles() error {
 	}
 	c.ca = ca
 	c.files = filesIn(c.opts.DataDir)
+	if _, err := pki.LoadOrCreateFiles(c.files.MakerCA, c.files.MakerCAKey, MakerCAName); err != nil {
+		return fmt.Errorf("maker CA: %w", err)
+	}
 	_, certErr := os.Stat(c.files.Claim)
 	_, keyErr := os.Stat(c.files.ClaimKey)
 	switch {
@@ -116,7 +126,18 @@ func (c *Cloud) seedRegion(r *iotcore.Region) error {
 	if err != nil && !errors.Is(err, registry.ErrAlreadyExists) {
 		return fmt.Errorf("template %s: %w", TemplateName, err)
 	}
-	return nil
+	makerPEM, err := os.ReadFile(c.files.MakerCA)
+	if err != nil {
+		return err
+	}
+	_, err = r.RegisterCA(string(makerPEM), iotcore.CARegistration{
+		AllowAutoRegistration: true, TemplateBody: iotcore.GatewayJITPTemplate,
+		RoleARN: "arn:aws:iam::" + c.cfg.AccountID + ":role/FleetbootJITPRole",
+	})
+	if err != nil && !errors.Is(err, registry.ErrAlreadyExists) {
+		return fmt.Errorf("register maker CA: %w", err)
+	}
+	return c.registerConfiguredCAs(r)
 }
 
 func certificateID(certPEM []byte) (string, error) {

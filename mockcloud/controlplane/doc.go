@@ -25,6 +25,9 @@
 //	ListCertificates             GET  /certificates                 pageSize, marker, isAscendingOrder
 //	DescribeCertificate          GET  /certificates/{certificateId}
 //	UpdateCertificate            PUT  /certificates/{certificateId}  newStatus=ACTIVE|INACTIVE|REVOKED
+//	RegisterCACertificate        POST /cacertificate                setAsActive, allowAutoRegistration; body caCertificate, registrationConfig (verificationCertificate ignored)
+//	DescribeCACertificate        GET  /cacertificate/{caCertificateId}
+//	ListCACertificates           GET  /cacertificates               pageSize, marker, isAscendingOrder, templateName
 //	ListPolicies                 GET  /policies                     pageSize, marker, isAscendingOrder
 //	GetPolicy                    GET  /policies/{policyName}
 //	ListAttachedPolicies         POST /attached-policies/{target}   pageSize, marker, recursive

@@ -23,6 +23,11 @@ func (h *Handler) apiRoutes() []route {
 			http.MethodGet: {"DescribeCertificate", describeCertificate},
 			http.MethodPut: {"UpdateCertificate", updateCertificate},
 		}},
+		{segs: p("cacertificate"), ops: map[string]namedOp{
+			http.MethodPost: {"RegisterCACertificate", registerCACertificate},
+		}},
+		{segs: p("cacertificate/*"), ops: get("DescribeCACertificate", describeCACertificate)},
+		{segs: p("cacertificates"), ops: get("ListCACertificates", listCACertificates)},
 		{segs: p("policies"), ops: get("ListPolicies", listPolicies)},
 		{segs: p("policies/*"), ops: get("GetPolicy", getPolicy)},
 		{segs: p("attached-policies/**"), ops: map[string]namedOp{

@@ -100,7 +100,13 @@ func newCA(der []byte, key *ecdsa.PrivateKey) (*CA, error) {
 // writes both (the key 0600) when neither exists. One file without the other is an
 // error rather than a silent new root: devices may already trust the old one.
 func LoadOrCreate(dir string) (*CA, error) {
-	certPath, keyPath := filepath.Join(dir, CertFile), filepath.Join(dir, KeyFile)
+	return LoadOrCreateFiles(filepath.Join(dir, CertFile), filepath.Join(dir, KeyFile), "fleetboot mock cloud root CA")
+}
+
+// LoadOrCreateFiles is LoadOrCreate for any pair of paths, such as a maker's CA
+// kept beside the rig's own; commonName names a root it creates.
+func LoadOrCreateFiles(certPath, keyPath, commonName string) (*CA, error) {
+	dir := filepath.Dir(certPath)
 	certPEM, certErr := os.ReadFile(certPath)
 	keyPEM, keyErr := os.ReadFile(keyPath)
 	switch {
@@ -112,9 +118,9 @@ func LoadOrCreate(dir string) (*CA, error) {
 	case keyErr != nil && !errors.Is(keyErr, os.ErrNotExist):
 		return nil, fmt.Errorf("read %s: %w", keyPath, keyErr)
 	default:
-		return nil, fmt.Errorf("load root CA from %s: %w", dir, ErrIncomplete)
+		return nil, fmt.Errorf("load CA %s and %s: %w", certPath, keyPath, ErrIncomplete)
 	}
-	ca, err := NewRootCA("fleetboot mock cloud root CA")
+	ca, err := NewRootCA(commonName)
 	if err != nil {
 		return nil, err
 	}
