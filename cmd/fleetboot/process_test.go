@@ -123,11 +123,12 @@ func newDevice(t *testing.T, rig *rigProc, subnet, serial string, extra ...strin
 	}, extra...)}
 }
 
-// fleetboot runs a subcommand and returns its exit code and output.
+// fleetboot runs a subcommand and returns its exit code and output. sub may name
+// a command and its subcommand ("factory keygen").
 func (d *device) fleetboot(env []string, sub string, args ...string) (int, string) {
 	d.t.Helper()
 	fb, _ := binaries(d.t)
-	all := append([]string{sub, "--state-dir", d.stateDir}, d.args...)
+	all := append(append(strings.Fields(sub), "--state-dir", d.stateDir), d.args...)
 	cmd := exec.Command(fb, append(all, args...)...)
 	cmd.Env = append(os.Environ(), env...)
 	out, err := cmd.CombinedOutput()
@@ -146,7 +147,7 @@ func (d *device) fleetboot(env []string, sub string, args ...string) (int, strin
 func (d *device) status() statusJSON {
 	d.t.Helper()
 	fb, _ := binaries(d.t)
-	out, err := exec.Command(fb, "status", "--json", "--state-dir", d.stateDir, "--config", filepath.Join(d.rig.data, "device.yaml")).Output()
+	out, err := exec.Command(fb, append([]string{"status", "--json", "--state-dir", d.stateDir}, d.args...)...).Output()
 	if err != nil {
 		d.t.Fatalf("status: %v", err)
 	}

@@ -426,7 +426,7 @@ func (k *Keystore) flusher(h tpm2.TPMHandle) func() {
 
 func ownerAuthHint(err error) error {
 	if errors.Is(err, tpm2.TPMRCBadAuth) || errors.Is(err, tpm2.TPMRCAuthFail) {
-		return fmt.Errorf("%w (the owner authorization is wrong: set it in the configuration)", err)
+		return fmt.Errorf("%w (the owner authorization is wrong: set keystore.ownerAuth or FLEETBOOT_KEYSTORE_OWNER_AUTH)", err)
 	}
 	if errors.Is(err, tpm2.TPMRCLockout) {
 		return fmt.Errorf("%w (the TPM is in dictionary-attack lockout)", err)
