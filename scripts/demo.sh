@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # make demo: start the default rig, provision three gateways placed in North America,
-# Europe and Asia, show where each landed and how long each step took, list the
-# things per region, stop the rig.
+# Europe and Asia by claim, and one from the factory line by JITP (its certificate
+# signed by the rig's maker CA); show where each landed and how long each step
+# took, list the things per region, stop the rig.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${BIN:-bin}
@@ -39,6 +40,20 @@ for d in "${devices[@]}"; do
   "$BIN/fleetboot" status --config "$work/cloud/device.yaml" --state-dir "$work/dev-$serial" | sed 's/^/   /'
   echo
 done
+
+# The factory line: the key is made on the gateway, the maker's CA signs its CSR,
+# the certificate goes back to the gateway; its first connection registers it.
+serial=GW-JITP-0001
+echo "== gateway $serial from the factory line, placed in europe: just-in-time provisioning"
+jitp=("--config" "$work/cloud/device.yaml" "--state-dir" "$work/dev-$serial" "--provisioning-mode" "jitp")
+mkdir -p "$work/csr"
+"$BIN/fleetboot" factory keygen "${jitp[@]}" --cn "$serial" --csr-out "$work/csr/$serial.csr"
+./scripts/factory-sign.sh "$work/cloud/maker-ca.pem" "$work/cloud/maker-ca.key" "$work/csr" "$work/certs" | sed 's/^/   factory: /'
+"$BIN/fleetboot" factory install-cert "${jitp[@]}" --cert "$work/certs/$serial.pem" --ca "$work/cloud/maker-ca.pem" | sed 's/^/   factory: /'
+"$BIN/fleetboot" provision "${jitp[@]}" --dns-client-subnet 192.0.2.0/24 --steps \
+  2>"$work/dev-$serial.log" || { cat "$work/dev-$serial.log" >&2; exit 1; }
+"$BIN/fleetboot" status "${jitp[@]}" | sed 's/^/   /'
+echo
 
 echo "== things per region (control plane $control)"
 for region in us-east-1 eu-west-1 ap-northeast-1; do

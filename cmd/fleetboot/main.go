@@ -48,7 +48,7 @@ Common flags (after the subcommand):
   --dns-source-address IP    local address DNS queries are sent from
   --param KEY=VALUE          RegisterThing parameter; repeatable
   --provisioning-mode MODE   keys, csr or jitp
-  --keystore URI             file:DIR or tpm:…
+  --keystore URI             file:DIR, tpm:///dev/tpmrm0 or tpm://127.0.0.1:2321 (swtpm)
   --log-level LEVEL          debug, info, warn or error
 
 Environment: FLEETBOOT_<KEY> sets a config key (FLEETBOOT_DNS_CLIENT_SUBNET sets
