@@ -1,11 +1,15 @@
 package agent_test
 
 import (
+	"bytes"
 	"context"
+	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"io"
+	"net"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -177,6 +181,11 @@ func TestClaimFlowsWithTPM(t *testing.T) {
 			if err != nil || keystore.MatchCertificate(signer.Public(), leaf) != nil {
 				t.Fatalf("stored certificate does not certify the TPM key: %v", err)
 			}
+			// The mock accepts the TPM key in both TLS versions: RSA signs PKCS #1
+			// v1.5 or PSS in 1.2 and PSS in 1.3, ECDSA the same way in both.
+			for _, v := range []uint16{tls.VersionTLS12, tls.VersionTLS13} {
+				connectRaw(t, c, ks, st, v)
+			}
 			// Power cycle: the TPM keeps the persistent key; a new keystore and agent
 			// come back online with it, without provisioning again.
 			if err := sim.Restart(); err != nil {
@@ -189,5 +198,45 @@ func TestClaimFlowsWithTPM(t *testing.T) {
 				t.Fatalf("after restart: %+v, %v", st2, err)
 			}
 		})
+	}
+}
+
+// connectRaw connects to the device's pinned region as the thing with TLS version
+// v only, sends an MQTT 3.1.1 CONNECT and expects CONNACK "accepted": in TLS 1.3
+// the server checks the client's signature after the client's handshake is done,
+// so only the broker's answer proves the key was accepted.
+func connectRaw(t *testing.T, c *mockcloud.Cloud, ks keystore.Keystore, st *agent.State, v uint16) {
+	t.Helper()
+	cert, err := keystore.TLSCertificate(context.Background(), ks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rootPEM, err := os.ReadFile(c.Files().RootCA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(rootPEM)
+	addr := c.Region(st.Region).Addr().String()
+	conn, err := tls.DialWithDialer(&net.Dialer{Timeout: 10 * time.Second}, "tcp", addr, &tls.Config{
+		ServerName: st.ServerName, RootCAs: roots, Certificates: []tls.Certificate{cert},
+		MinVersion: v, MaxVersion: v,
+	})
+	if err != nil {
+		t.Fatalf("TLS %#x: %v", v, err)
+	}
+	defer conn.Close()
+	if got := conn.ConnectionState().Version; got != v {
+		t.Fatalf("negotiated TLS %#x, want %#x", got, v)
+	}
+	id := st.ThingName
+	body := append([]byte{0, 4, 'M', 'Q', 'T', 'T', 4, 2, 0, 60, 0, byte(len(id))}, id...)
+	if _, err := conn.Write(append([]byte{0x10, byte(len(body))}, body...)); err != nil {
+		t.Fatal(err)
+	}
+	conn.SetReadDeadline(time.Now().Add(10 * time.Second)) //nolint:errcheck
+	ack := make([]byte, 4)
+	if _, err := io.ReadFull(conn, ack); err != nil || !bytes.Equal(ack, []byte{0x20, 2, 0, 0}) {
+		t.Fatalf("TLS %#x: CONNACK % x, %v; want 20 02 00 00", v, ack, err)
 	}
 }
