@@ -56,6 +56,10 @@ type Options struct {
 	FaultPoint func(Phase)
 	// Environ is the environment handed to the onProvisioned command; nil uses os.Environ.
 	Environ []string
+	// Retry, if set, replaces Base, Cap and Rand of every retry loop's backoff (Run,
+	// ProveWithRetry, JITP connects); nil keeps each loop's own. Simulators and tests
+	// use it to run many retries quickly.
+	Retry *Backoff
 }
 
 // Agent runs first boot for one device. Not safe for concurrent use: one Agent, one
@@ -71,6 +75,7 @@ type Agent struct {
 	observe  func(Step)
 	fault    func(Phase)
 	environ  []string
+	retry    *Backoff
 	roots    *x509.CertPool
 
 	mu    sync.Mutex
@@ -78,6 +83,9 @@ type Agent struct {
 	// resolved holds what the last resolution returned, so the first permanent
 	// connection reuses it instead of asking again.
 	resolved *dnsresolve.Result
+	// unconfirmed is the certificate whose RegisterThing went out without a reply
+	// (timeout, connection lost): the cloud may have activated it.
+	unconfirmed string
 }
 
 // New validates and wires; it changes nothing on disk and touches no network.
@@ -97,6 +105,7 @@ func New(ctx context.Context, opts Options) (*Agent, error) {
 		observe: opts.Observe,
 		fault:   opts.FaultPoint,
 		environ: opts.Environ,
+		retry:   opts.Retry,
 	}
 	if a.log == nil {
 		a.log = zap.NewNop()
@@ -193,6 +202,22 @@ func loadRoots(c EndpointConfig) (*x509.CertPool, error) {
 		}
 	}
 	return pool, nil
+}
+
+// backoff returns a retry loop's backoff: base and limit, unless Options.Retry
+// replaces them.
+func (a *Agent) backoff(base, limit time.Duration) *Backoff {
+	if a.retry != nil {
+		return &Backoff{Base: a.retry.Base, Cap: a.retry.Cap, Rand: a.retry.Rand}
+	}
+	return &Backoff{Base: base, Cap: limit}
+}
+
+// exchange bounds one request/reply exchange with the cloud by
+// provisioning.timeout; when it runs out the error wraps ErrNoReply.
+func (a *Agent) exchange(ctx context.Context) (context.Context, context.CancelFunc) {
+	d := a.cfg.Provisioning.Timeout.D()
+	return context.WithTimeoutCause(ctx, d, fmt.Errorf("%w within %s", ErrNoReply, d))
 }
 
 // step times fn, logs it and reports it.

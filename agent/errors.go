@@ -23,7 +23,7 @@ const (
 	ClassThrottled Class = "throttled"
 	// ClassIdentity: the region does not accept the device's certificate.
 	ClassIdentity Class = "identity"
-	// ClassTransient: network, DNS or timeouts; retry.
+	// ClassTransient: network, DNS, a region down, a reply lost or late; retry.
 	ClassTransient Class = "transient"
 )
 
@@ -49,7 +49,7 @@ func (e *Error) Hint() string {
 	case ClassIdentity:
 		return "the region does not accept this device's certificate: check it is ACTIVE, or reset the device to provision again"
 	default:
-		return "network or DNS failure: the agent retries with backoff"
+		return "network or DNS failure, or no reply from the cloud in time: the agent retries with backoff"
 	}
 }
 
@@ -100,6 +100,11 @@ func configErr(step string, err error) error {
 
 // ErrNotProvisioned is returned by operations that need the permanent identity.
 var ErrNotProvisioned = errors.New("device not provisioned")
+
+// ErrNoReply means the cloud did not answer a request within provisioning.timeout:
+// the request or its reply was lost, or the reply came too late. A transient
+// failure; the next attempt uses a new connection.
+var ErrNoReply = errors.New("no reply from the cloud")
 
 // certificateRefused reports whether the server ended the TLS handshake with an alert
 // about our certificate (bad_certificate, certificate_revoked, certificate_unknown…):

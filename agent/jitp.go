@@ -50,7 +50,7 @@ func (a *Agent) provisionJITP(ctx context.Context) (*State, error) {
 		return nil, err
 	}
 	addrs := a.addrPorts(a.resolved.Addrs)
-	bo := &Backoff{Base: 500 * time.Millisecond, Cap: 10 * time.Second}
+	bo := a.backoff(500*time.Millisecond, 10*time.Second)
 	var last error
 	for attempt := 1; attempt <= jitpAttempts; attempt++ {
 		err := a.step("jitp-connect", func() error {

@@ -1,3 +1,5 @@
+//go:build !notpm
+
 package agent_test
 
 import (

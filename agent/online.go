@@ -54,7 +54,9 @@ func (a *Agent) connectPermanent(ctx context.Context) (*provisioning.Conn, error
 		return nil, err
 	}
 	if err := a.step("publish-status", func() error {
-		return classify("publish status to "+topic, conn.Publish(ctx, topic, 1, true, []byte(statusOnline)))
+		pctx, cancel := a.exchange(ctx)
+		defer cancel()
+		return classify("publish status to "+topic, conn.Publish(pctx, topic, 1, true, []byte(statusOnline)))
 	}); err != nil {
 		conn.Close()
 		return nil, err
@@ -94,7 +96,7 @@ func (a *Agent) Prove(ctx context.Context) (*State, error) {
 // Run provisions if needed and stays online until ctx ends, reconnecting with
 // backoff. It returns nil when ctx ends, or a non-transient error.
 func (a *Agent) Run(ctx context.Context) error {
-	bo := &Backoff{Base: time.Second, Cap: 5 * time.Minute}
+	bo := a.backoff(time.Second, 5*time.Minute)
 	for {
 		_, err := a.Provision(ctx)
 		if err == nil {
@@ -247,7 +249,7 @@ func Reset(ctx context.Context, cfg *Config, ks keystore.Keystore) error {
 // ProveWithRetry is Prove, retried with backoff on transient failures and
 // throttling until ctx ends.
 func (a *Agent) ProveWithRetry(ctx context.Context) (*State, error) {
-	bo := &Backoff{Base: time.Second, Cap: 30 * time.Second}
+	bo := a.backoff(time.Second, 30*time.Second)
 	for {
 		st, err := a.Prove(ctx)
 		if err == nil {

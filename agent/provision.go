@@ -130,7 +130,9 @@ func (a *Agent) provisionRound(ctx context.Context, st *State, claim tls.Certifi
 		ops = append(ops, a.createOp())
 	}
 	if err := a.step("subscribe", func() error {
-		return classify("subscribe", client.Prepare(ctx, template, ops...))
+		sctx, cancel := a.exchange(ctx)
+		defer cancel()
+		return classify("subscribe", client.Prepare(sctx, template, ops...))
 	}); err != nil {
 		return err
 	}
@@ -160,10 +162,11 @@ func (a *Agent) provisionRound(ctx context.Context, st *State, claim tls.Certifi
 
 	var reg *provisioning.RegisterThingResponse
 	err = a.step("register-thing", func() error {
-		params := a.cfg.Provisioning.Parameters
-		r, err := client.RegisterThing(ctx, template, provisioning.RegisterThingRequest{
+		rctx, cancel := a.exchange(ctx)
+		defer cancel()
+		r, err := client.RegisterThing(rctx, template, provisioning.RegisterThingRequest{
 			CertificateOwnershipToken: st.OwnershipToken,
-			Parameters:                params,
+			Parameters:                a.cfg.Provisioning.Parameters,
 		})
 		if err != nil {
 			return err
@@ -171,7 +174,9 @@ func (a *Agent) provisionRound(ctx context.Context, st *State, claim tls.Certifi
 		reg = r
 		return nil
 	})
-	if rej, ok := provisioning.AsRejected(err); ok && rej.TokenRejected() {
+	rej, rejected := provisioning.AsRejected(err)
+	if rejected && rej.TokenRejected() {
+		a.warnUnconfirmed(st.CertificateID)
 		// The token expired, was used, or the cloud forgot it: the certificate it
 		// vouched for will never be activated. Start over with new credentials; a
 		// CSR-flow key is kept and signs the next CSR.
@@ -181,9 +186,15 @@ func (a *Agent) provisionRound(ctx context.Context, st *State, claim tls.Certifi
 		}
 		return &tokenRefused{err: classify("register thing", err)}
 	}
+	if err != nil && !rejected && ctx.Err() == nil {
+		// The request may have been applied: the next attempt repeats it with the
+		// same token, and says so if the cloud then refuses that token.
+		a.unconfirmed = st.CertificateID
+	}
 	if err != nil {
 		return classify(fmt.Sprintf("register thing with template %q", template), err)
 	}
+	a.unconfirmed = ""
 	if reg.ThingName == "" {
 		return &Error{Class: ClassRejected, Step: "register thing", Err: errors.New("accepted reply has no thingName: the template has no AWS::IoT::Thing resource")}
 	}
@@ -197,6 +208,21 @@ func (a *Agent) provisionRound(ctx context.Context, st *State, claim tls.Certifi
 	conn.Close()
 	a.log.Info("provisioned", zap.String("thing", st.ThingName), zap.String("region", st.Region), zap.String("certificate", st.CertificateID))
 	return nil
+}
+
+// warnUnconfirmed tells the operator about a certificate the cloud may have
+// activated without the device learning of it: fleet provisioning has no way to
+// ask whether a RegisterThing whose reply was lost was applied, and a used token
+// is refused like an expired one. If it was applied, the thing holds that
+// certificate ACTIVE besides the one this device goes on to get.
+func (a *Agent) warnUnconfirmed(certID string) {
+	if certID == "" || a.unconfirmed != certID {
+		return
+	}
+	a.unconfirmed = ""
+	a.log.Warn("the cloud refused the ownership token of a RegisterThing whose reply was lost; it may have been applied",
+		zap.String("certificate", certID),
+		zap.String("hint", "if this certificate is ACTIVE, the device does not use it: deactivate it (aws iot update-certificate --new-status INACTIVE)"))
 }
 
 func (a *Agent) createOp() provisioning.Operation {
@@ -219,9 +245,11 @@ func (a *Agent) tokenStale(st *State) bool {
 // credentialed state. The state is written only after the keystore holds the pair,
 // so a resumed boot never holds a token for a certificate it lost.
 func (a *Agent) createCredentials(ctx context.Context, client *provisioning.Client, st *State, signer crypto.Signer) error {
+	cctx, cancel := a.exchange(ctx)
+	defer cancel()
 	switch a.cfg.Provisioning.Mode {
 	case ModeKeys:
-		resp, err := client.CreateKeysAndCertificate(ctx)
+		resp, err := client.CreateKeysAndCertificate(cctx)
 		if err != nil {
 			return classify("create keys and certificate", err)
 		}
@@ -246,7 +274,7 @@ func (a *Agent) createCredentials(ctx context.Context, client *provisioning.Clie
 		if err != nil {
 			return configErr("create csr", err)
 		}
-		resp, err := client.CreateCertificateFromCSR(ctx, string(csr))
+		resp, err := client.CreateCertificateFromCSR(cctx, string(csr))
 		if err != nil {
 			return classify("create certificate from csr", err)
 		}

@@ -22,6 +22,7 @@ import (
 	"github.com/fleetboot/fleetboot/mockcloud/controlplane"
 	"github.com/fleetboot/fleetboot/mockcloud/iotcore"
 	"github.com/fleetboot/fleetboot/mockcloud/iotcore/registry"
+	"github.com/fleetboot/fleetboot/mockcloud/netem"
 	"github.com/fleetboot/fleetboot/mockcloud/pki"
 	"github.com/fleetboot/fleetboot/mockcloud/route53"
 )
@@ -40,6 +41,11 @@ type Options struct {
 	// Now is the base clock of token expiry; nil: time.Now. The control plane can
 	// move the rig's clock forward from it.
 	Now func() time.Time
+	// Latency is a one-way delay added in user space to every DNS (UDP and TCP)
+	// and MQTT socket of the rig, both ways (mockcloud/netem): a request and its
+	// reply cost 2×Latency more. The control plane is not delayed, and neither
+	// are the kernel's TCP handshakes.
+	Latency time.Duration
 }
 
 // RegionInfo is where one region listens.
@@ -80,6 +86,9 @@ func Start(ctx context.Context, cfg *Config, opts Options) (*Cloud, error) {
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.Latency < 0 {
+		return nil, fmt.Errorf("mockcloud: negative latency %v", opts.Latency)
 	}
 	dir, err := filepath.Abs(opts.DataDir)
 	if err != nil {
@@ -138,8 +147,22 @@ func (c *Cloud) regionConfig(r RegionConfig, addr string) iotcore.Config {
 		KeyPoolSize:     c.cfg.IoT.KeyPoolSize,
 		TokenLifetime:   time.Duration(c.cfg.IoT.TokenLifetime),
 		Logger:          c.log.Named(r.Name),
+		WrapListener:    c.delayListener,
 	}
 }
+
+// delayListener adds Options.Latency to a listener's connections.
+func (c *Cloud) delayListener(ln net.Listener) net.Listener {
+	return netem.Listener(ln, c.opts.Latency)
+}
+
+// delayPacketConn adds Options.Latency to a packet socket's datagrams.
+func (c *Cloud) delayPacketConn(pc net.PacketConn) net.PacketConn {
+	return netem.PacketConn(pc, c.opts.Latency)
+}
+
+// Latency is the one-way delay added to every DNS and MQTT socket.
+func (c *Cloud) Latency() time.Duration { return c.opts.Latency }
 
 func (c *Cloud) startRegions(ctx context.Context) error {
 	if !c.opts.Ephemeral {
@@ -297,6 +320,7 @@ func (c *Cloud) startDNS(ctx context.Context) error {
 		addr = "127.0.0.1:0"
 	}
 	rc := dnsConfig(c.cfg, addr, c.Regions())
+	rc.WrapPacketConn, rc.WrapListener = c.delayPacketConn, c.delayListener
 	s, err := route53.New(rc, c.log.Named("dns"))
 	if err != nil {
 		return fmt.Errorf("geo dns: %w", err)

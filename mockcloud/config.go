@@ -83,6 +83,9 @@ type IoTConfig struct {
 	ReasonCodes     bool     `yaml:"reasonCodes"`
 	KeyPoolSize     int      `yaml:"keyPoolSize"`
 	TokenLifetime   Duration `yaml:"tokenLifetime"`
+	// JITPKeepFirstConnection lets the connection that registered a certificate
+	// just in time go on to CONNACK. AWS drops it (the default, false).
+	JITPKeepFirstConnection bool `yaml:"jitpKeepFirstConnection"`
 }
 
 // Duration is written "1h" in YAML.

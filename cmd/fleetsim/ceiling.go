@@ -6,164 +6,175 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/pem"
 	"errors"
 	"fmt"
-	"math/big"
 	"net"
 	"sync"
 	"time"
+
+	"github.com/fleetboot/fleetboot/keystore"
+	"github.com/fleetboot/fleetboot/mockcloud/pki"
 )
 
 // Ceiling is the cryptographic work every provisioned device costs at least, done
-// on every core of this machine with both ends of each handshake in this process:
+// on every core of this machine with both ends of each handshake in this process,
+// with the rig's own PKI code (mockcloud/pki) and the agent's CSR code (keystore):
 // two mutual TLS 1.3 handshakes (claim, then permanent identity), one P-256 key,
-// one CSR signature and one certificate signature. No fleet of this flow can
-// provision faster than DevicesPerSecond on this machine.
+// one CSR (signed by the device, checked by the region) and one certificate
+// signature. Each end checks what the rig and the agent check: the client verifies
+// the server's chain (leaf and root, as a region presents it) and its
+// CertificateVerify; the server verifies the client's CertificateVerify and looks
+// the certificate up by its SHA-256, as a region does in its registry. No fleet of
+// this flow can provision faster than DevicesPerSecond on this machine.
 type Ceiling struct {
 	Workers          int
 	Devices          int
 	Elapsed          time.Duration
 	DevicesPerSecond float64
-	// Per device, CPU time per part (summed over workers, divided by Devices).
+	// CPU is the process's CPU time (user and system) per device.
+	CPU time.Duration
+	// Group is the TLS key exchange negotiated, the agent's and the rig's default.
+	Group string
+	// Per device, time per part (summed over workers, divided by Devices).
 	Handshakes, KeyGen, CSR, CertSign time.Duration
 }
 
-// pkiSet is a throwaway PKI shaped like the rig's: P-256 root, server and claim.
-type pkiSet struct {
-	caCert *x509.Certificate
-	caKey  *ecdsa.PrivateKey
+// ceilingName is the server name of the ceiling's handshakes, the rig's global name.
+const ceilingName = "global.iot.example.com"
+
+// ceilingPKI is a throwaway rig PKI: root, server certificate, claim certificate,
+// and the "registry" of certificates the server accepts.
+type ceilingPKI struct {
+	ca     *pki.CA
 	pool   *x509.CertPool
 	server tls.Certificate
 	claim  tls.Certificate
+
+	mu         sync.RWMutex
+	registered map[[32]byte]bool
 }
 
-func newPKI() (*pkiSet, error) {
-	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+func newCeilingPKI() (*ceilingPKI, error) {
+	ca, err := pki.NewRootCA("fleetsim ceiling root")
 	if err != nil {
 		return nil, err
 	}
-	now := time.Now()
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "fleetsim ceiling root"},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
-		KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature, BasicConstraintsValid: true, IsCA: true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &caKey.PublicKey, caKey)
+	server, err := ca.IssueServer([]string{ceilingName})
 	if err != nil {
 		return nil, err
 	}
-	caCert, err := x509.ParseCertificate(der)
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, err
 	}
-	p := &pkiSet{caCert: caCert, caKey: caKey, pool: x509.NewCertPool()}
-	p.pool.AddCert(caCert)
-	if p.server, err = p.issue(serverCert, "global.iot.example.com"); err != nil {
+	claim, err := ca.IssueClient(&key.PublicKey, pkix.Name{CommonName: "fleetsim claim"}, time.Time{})
+	if err != nil {
 		return nil, err
 	}
-	if p.claim, err = p.issue(clientCert, "fleetsim claim"); err != nil {
-		return nil, err
-	}
+	p := &ceilingPKI{ca: ca, pool: ca.Pool(), server: server, registered: map[[32]byte]bool{}}
+	p.claim = tls.Certificate{Certificate: [][]byte{claim.Raw}, PrivateKey: key, Leaf: claim}
+	p.register(claim.Raw)
 	return p, nil
 }
 
-type certKind int
-
-const (
-	serverCert certKind = iota
-	clientCert
-)
-
-func (p *pkiSet) issue(kind certKind, name string) (tls.Certificate, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return tls.Certificate{}, err
-	}
-	der, err := p.sign(kind, name, &key.PublicKey)
-	if err != nil {
-		return tls.Certificate{}, err
-	}
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, nil
+func (p *ceilingPKI) register(der []byte) {
+	p.mu.Lock()
+	p.registered[sha256.Sum256(der)] = true
+	p.mu.Unlock()
 }
 
-func (p *pkiSet) sign(kind certKind, name string, pub any) ([]byte, error) {
-	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
-	if err != nil {
-		return nil, err
+// verifyClient is the region's check: the certificate is registered.
+func (p *ceilingPKI) verifyClient(cs tls.ConnectionState) error {
+	if len(cs.PeerCertificates) == 0 {
+		return errors.New("no client certificate")
 	}
-	now := time.Now()
-	tmpl := &x509.Certificate{
-		SerialNumber: serial, Subject: pkix.Name{CommonName: name},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature,
+	sum := sha256.Sum256(cs.PeerCertificates[0].Raw)
+	p.mu.RLock()
+	ok := p.registered[sum]
+	p.mu.RUnlock()
+	if !ok {
+		return errors.New("client certificate not registered")
 	}
-	if kind == serverCert {
-		tmpl.DNSNames = []string{name}
-		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
-	} else {
-		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
-	}
-	return x509.CreateCertificate(rand.Reader, tmpl, p.caCert, pub, p.caKey)
+	return nil
 }
 
-// handshake runs one mutual TLS 1.3 handshake with both ends in this process.
-// Session tickets are off: over net.Pipe an unread ticket would block the server,
-// and the agent never resumes a session anyway.
-func (p *pkiSet) handshake(ctx context.Context, client tls.Certificate) error {
+// handshake runs one mutual TLS handshake with both ends in this process and
+// returns the key exchange group. Session tickets are off: over net.Pipe an
+// unread ticket would block the server, and the agent keeps no session cache, so
+// a ticket is never used (sealing one costs microseconds).
+func (p *ceilingPKI) handshake(ctx context.Context, client tls.Certificate) (tls.CurveID, error) {
 	a, b := net.Pipe()
 	defer a.Close()
 	defer b.Close()
 	srv := tls.Server(b, &tls.Config{
-		Certificates: []tls.Certificate{p.server}, ClientAuth: tls.RequireAndVerifyClientCert,
-		ClientCAs: p.pool, MinVersion: tls.VersionTLS13, SessionTicketsDisabled: true,
+		Certificates: []tls.Certificate{p.server}, ClientAuth: tls.RequireAnyClientCert,
+		VerifyConnection: p.verifyClient, MinVersion: tls.VersionTLS12, SessionTicketsDisabled: true,
 	})
+	// The agent's client configuration (provisioning.DialConfig.tlsConfig).
 	cli := tls.Client(a, &tls.Config{
-		ServerName: "global.iot.example.com", RootCAs: p.pool,
+		ServerName: ceilingName, RootCAs: p.pool,
 		Certificates: []tls.Certificate{client}, MinVersion: tls.VersionTLS12,
 	})
 	errc := make(chan error, 1)
 	go func() { errc <- srv.HandshakeContext(ctx) }()
 	cerr := cli.HandshakeContext(ctx)
-	if cerr != nil {
-		a.Close()
-	}
+	// The server has read the client's last flight by now (a pipe write returns
+	// once read); closing lets a refusing server's alert fail instead of block.
+	a.Close()
 	serr := <-errc
 	if err := errors.Join(cerr, serr); err != nil {
-		return err
+		return 0, err
 	}
-	if v := cli.ConnectionState().Version; v != tls.VersionTLS13 {
-		return fmt.Errorf("negotiated TLS version %#x, want 1.3", v)
+	cs := cli.ConnectionState()
+	if cs.Version != tls.VersionTLS13 {
+		return 0, fmt.Errorf("negotiated TLS version %#x, want 1.3", cs.Version)
 	}
-	return nil
+	return cs.CurveID, nil
 }
 
 // oneDevice is the crypto of one device; it adds each part's time to t.
-func (p *pkiSet) oneDevice(ctx context.Context, t *Ceiling) error {
+func (p *ceilingPKI) oneDevice(ctx context.Context, t *Ceiling) error {
 	t0 := time.Now()
-	if err := p.handshake(ctx, p.claim); err != nil {
+	group, err := p.handshake(ctx, p.claim)
+	if err != nil {
 		return fmt.Errorf("claim handshake: %w", err)
 	}
 	t1 := time.Now()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	key, err := keystore.GenerateSoftwareKey(keystore.ECDSAP256)
 	if err != nil {
 		return err
 	}
 	t2 := time.Now()
-	csr, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: "fleetboot"}}, key)
+	// The device signs a CSR as the agent does; the region decodes and checks it
+	// (pki.CA.SignCSR checks the signature) and signs the certificate.
+	csrPEM, err := keystore.CreateCSR(key, pkix.Name{CommonName: "fleetboot"})
 	if err != nil {
+		return err
+	}
+	blk, _ := pem.Decode(csrPEM)
+	if blk == nil {
+		return errors.New("csr: no PEM block")
+	}
+	csr, err := x509.ParseCertificateRequest(blk.Bytes)
+	if err != nil {
+		return err
+	}
+	if err := csr.CheckSignature(); err != nil {
 		return err
 	}
 	t3 := time.Now()
-	der, err := p.sign(clientCert, "device", &key.PublicKey)
+	cert, err := p.ca.IssueClient(csr.PublicKey, pkix.Name{CommonName: "AWS IoT Certificate"}, time.Time{})
 	if err != nil {
 		return err
 	}
+	p.register(cert.Raw)
 	t4 := time.Now()
-	_ = csr
-	if err := p.handshake(ctx, tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}); err != nil {
+	if _, err := p.handshake(ctx, tls.Certificate{Certificate: [][]byte{cert.Raw}, PrivateKey: key, Leaf: cert}); err != nil {
 		return fmt.Errorf("device handshake: %w", err)
 	}
 	t5 := time.Now()
@@ -171,20 +182,24 @@ func (p *pkiSet) oneDevice(ctx context.Context, t *Ceiling) error {
 	t.KeyGen += t2.Sub(t1)
 	t.CSR += t3.Sub(t2)
 	t.CertSign += t4.Sub(t3)
+	if t.Group == "" {
+		t.Group = group.String()
+	}
 	return nil
 }
 
 // MeasureCeiling runs the per-device crypto on GOMAXPROCS workers for about d.
 func MeasureCeiling(ctx context.Context, d time.Duration) (*Ceiling, error) {
-	p, err := newPKI()
+	p, err := newCeilingPKI()
 	if err != nil {
 		return nil, err
 	}
 	workers := gomaxprocs()
 	parts := make([]Ceiling, workers)
 	errs := make([]error, workers)
-	deadline := time.Now().Add(d)
+	cpu0 := processCPU()
 	start := time.Now()
+	deadline := start.Add(d)
 	var wg sync.WaitGroup
 	for w := 0; w < workers; w++ {
 		wg.Add(1)
@@ -201,6 +216,7 @@ func MeasureCeiling(ctx context.Context, d time.Duration) (*Ceiling, error) {
 	}
 	wg.Wait()
 	out := &Ceiling{Workers: workers, Elapsed: time.Since(start)}
+	cpu := processCPU() - cpu0
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
@@ -210,37 +226,48 @@ func MeasureCeiling(ctx context.Context, d time.Duration) (*Ceiling, error) {
 		out.KeyGen += c.KeyGen
 		out.CSR += c.CSR
 		out.CertSign += c.CertSign
+		if out.Group == "" {
+			out.Group = c.Group
+		}
 	}
 	if out.Devices == 0 {
 		return nil, errors.New("no device's crypto finished in time")
 	}
 	n := time.Duration(out.Devices)
 	out.Handshakes, out.KeyGen, out.CSR, out.CertSign = out.Handshakes/n, out.KeyGen/n, out.CSR/n, out.CertSign/n
+	out.CPU = cpu / n
 	out.DevicesPerSecond = float64(out.Devices) / out.Elapsed.Seconds()
 	return out, nil
 }
 
 // KeyPoolReport describes CreateKeysAndCertificate's bound: RSA-2048 generation.
-// The mock keeps a pool of KeyPoolSize keys refilled by one goroutine; a request
-// that finds it empty generates its key inline.
+// Each region keeps a pool of PoolSize keys, filled by one goroutine from its
+// first request on; a request that finds its pool empty generates its key inline.
 type KeyPoolReport struct {
 	PoolSize int
+	// Pools is the number of pools the run's devices draw from: one per place,
+	// each place being served by its own region in the default rig.
+	Pools int
 	// KeyGen is the mean time of one RSA-2048 key on one core; RefillPerSecond is
-	// its inverse, the pool's refill rate.
+	// its inverse, the refill rate of one pool.
 	KeyGen          time.Duration
 	RefillPerSecond float64
-	// Burst is the device count the estimate is for (the run's N).
-	Burst int
-	// BurstExtraCPU is the CPU time of the keys a burst of Burst devices must
-	// generate inline (Burst - PoolSize keys); BurstExtraWall divides it over
-	// GOMAXPROCS cores, the least it adds to the burst's duration.
+	// Burst is the device count the estimate is for (the run's N), Inline the
+	// keys made during it at least: Burst - PoolSize×Pools against full pools,
+	// Burst against empty ones.
+	Burst  int
+	Inline int
+	// BurstExtraCPU is the CPU time of the Inline keys; BurstExtraWall divides it
+	// over GOMAXPROCS cores, the least it adds to the burst's duration.
 	BurstExtraCPU  time.Duration
 	BurstExtraWall time.Duration
+	// Warmed says the pools were filled before the run started.
+	Warmed bool
 }
 
-// MeasureKeyPool times RSA-2048 generation on one core for about d (at least
-// three keys) and estimates what a burst of burst devices costs beyond the pool.
-func MeasureKeyPool(ctx context.Context, poolSize, burst int, d time.Duration) (*KeyPoolReport, error) {
+// MeasureKeyGen times RSA-2048 generation on one core for about d (at least
+// three keys).
+func MeasureKeyGen(ctx context.Context, d time.Duration) (*KeyPoolReport, error) {
 	start := time.Now()
 	n := 0
 	for n < 3 || time.Since(start) < d {
@@ -253,10 +280,14 @@ func MeasureKeyPool(ctx context.Context, poolSize, burst int, d time.Duration) (
 		n++
 	}
 	per := time.Since(start) / time.Duration(n)
-	r := &KeyPoolReport{PoolSize: poolSize, KeyGen: per, RefillPerSecond: float64(time.Second) / float64(per), Burst: burst}
-	if extra := burst - poolSize; extra > 0 {
-		r.BurstExtraCPU = time.Duration(extra) * per
-		r.BurstExtraWall = r.BurstExtraCPU / time.Duration(gomaxprocs())
-	}
-	return r, nil
+	return &KeyPoolReport{KeyGen: per, RefillPerSecond: float64(time.Second) / float64(per)}, nil
+}
+
+// estimate fills in what a burst of burst devices over pools pools of poolSize
+// keys costs beyond them.
+func (r *KeyPoolReport) estimate(poolSize, pools, burst int) {
+	r.PoolSize, r.Pools, r.Burst = poolSize, pools, burst
+	r.Inline = max(0, burst-poolSize*pools)
+	r.BurstExtraCPU = time.Duration(r.Inline) * r.KeyGen
+	r.BurstExtraWall = r.BurstExtraCPU / time.Duration(gomaxprocs())
 }

@@ -2,8 +2,15 @@
 // an agent.Agent with an in-memory keystore and its own state folder, against a
 // running rig (--config device.yaml from `mockcloud serve`) or one started in
 // process (--rig testdata/rig.yaml). It prints devices/s, time to online per step,
-// errors by class, round trips, and the crypto ceiling of this machine measured in
-// the same run, so throughput is read as a ratio of what the machine allows.
+// errors by class, round trips, memory, and the crypto ceiling of this machine
+// measured in the same run (before and after it), so throughput is read as a
+// ratio of what the machine allows; with an in-process rig the same ratio is also
+// given in CPU time, which the machine's other load disturbs less.
+//
+// With --hold every device stays online until all are: N live connections in one
+// rig. Each takes a socket in fleetsim and one in the rig; when both are in this
+// process and the open file limit cannot be raised far enough, run the rig as its
+// own process (mockcloud serve) and point --config at it.
 package main
 
 import (
@@ -13,6 +20,8 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime"
+	"runtime/debug"
 	"runtime/pprof"
 	"strings"
 	"syscall"
@@ -30,6 +39,11 @@ Usage:
 
 Flags:
 `
+
+// defaultGCPercent trades memory for CPU: a simulated fleet allocates fast and
+// keeps little, and every collection the rig and the agents need is CPU the
+// fleet's crypto cannot use.
+const defaultGCPercent = 400
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -51,6 +65,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		quiet      bool
 		cpuProfile string
 		noCeiling  bool
+		gcPercent  int
+		memProfile string
 	)
 	fs.IntVar(&p.N, "n", 100, "devices")
 	fs.StringVar(&places, "places", "us,de,jp", "places, round-robin: us (198.51.100.0/24), de (192.0.2.0/24), jp (203.0.113.0/24)")
@@ -67,7 +83,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&targets, "target-records", false, "with --rig: the geolocation answer carries the target's addresses")
 	fs.StringVar(&p.WorkDir, "work", "", "folder for the devices' state and the in-process rig (default: a temporary one under /dev/shm if writable, removed)")
 	fs.BoolVar(&quiet, "quiet", false, "no progress bar")
+	fs.BoolVar(&p.ColdPools, "cold-pools", false, "keys flow: do not fill the rig's key pools before the run (they fill from a region's first request on)")
 	fs.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the run (rig included with --rig)")
+	fs.StringVar(&memProfile, "memprofile", "", "write a heap profile: with --hold once every device is online, else when the last has finished")
+	fs.IntVar(&gcPercent, "gogc", defaultGCPercent, "garbage collector target percentage for this process (rig included with --rig); -1: GOGC from the environment")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -102,6 +121,26 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if pool >= 0 {
 		p.KeyPoolSize = pool
 	}
+	if gcPercent >= 0 {
+		debug.SetGCPercent(gcPercent)
+	}
+	// Each device online holds its socket, and the server end too with an
+	// in-process rig; a device in first boot briefly has DNS sockets and a state
+	// file open as well.
+	perDevice := 1
+	if rigPath != "" {
+		perDevice = 2
+	}
+	checkFileLimit(stderr, uint64(perDevice*p.N+4*effectiveConcurrency(p)+1024), p)
+	writeHeap := func() {
+		if err := writeHeapProfile(memProfile); err != nil {
+			fmt.Fprintf(stderr, "fleetsim: heap profile: %v\n", err)
+		}
+	}
+	if memProfile != "" && p.Hold {
+		p.AtPeak = writeHeap
+	}
+	var cloud *mockcloud.Cloud
 	if rigPath != "" {
 		if p.CeilingTime > 0 {
 			c, err := MeasureCeiling(ctx, p.CeilingTime)
@@ -112,29 +151,23 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			p.Ceiling = c
 		}
 		if p.Mode == agent.ModeKeys {
-			kp, err := MeasureKeyPool(ctx, 0, p.N, min(p.CeilingTime, 2*time.Second))
+			kp, err := MeasureKeyGen(ctx, min(p.CeilingTime, 2*time.Second))
 			if err != nil {
 				fmt.Fprintf(stderr, "fleetsim: rsa key generation: %v\n", err)
 				return 1
 			}
 			p.KeyPool = kp
 		}
-		cloud, err := startRig(ctx, rigPath, p.WorkDir, pool, targets)
+		var err error
+		cloud, err = startRig(ctx, rigPath, p.WorkDir, pool, targets)
 		if err != nil {
 			fmt.Fprintf(stderr, "fleetsim: %v\n", err)
 			return 1
 		}
 		defer cloud.Close()
+		p.RigInProcess = true
 		p.DeviceConfig = cloud.Files().DeviceConfig
 		p.KeyPoolSize = cloud.Config().IoT.KeyPoolSize
-		if kp := p.KeyPool; kp != nil {
-			kp.PoolSize = p.KeyPoolSize
-			kp.BurstExtraCPU, kp.BurstExtraWall = 0, 0
-			if extra := p.N - kp.PoolSize; extra > 0 {
-				kp.BurstExtraCPU = time.Duration(extra) * kp.KeyGen
-				kp.BurstExtraWall = kp.BurstExtraCPU / time.Duration(gomaxprocs())
-			}
-		}
 	}
 	if cpuProfile != "" {
 		f, err := os.Create(cpuProfile)
@@ -153,6 +186,27 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintf(stderr, "fleetsim: %v\n", err)
 		return 2
+	}
+	if cpuProfile != "" {
+		pprof.StopCPUProfile()
+	}
+	if memProfile != "" && !p.Hold {
+		writeHeap() // before the rig closes
+	}
+	if rep.Ceiling != nil {
+		// Measured again on a quiet machine: the rig is stopped first, so that
+		// nothing of it (a key pool refilling, say) competes.
+		if cloud != nil {
+			if err := cloud.Close(); err != nil {
+				fmt.Fprintf(stderr, "fleetsim: close the rig: %v\n", err)
+			}
+		}
+		c, err := MeasureCeiling(ctx, p.CeilingTime)
+		if err != nil {
+			fmt.Fprintf(stderr, "fleetsim: crypto ceiling after the run: %v\n", err)
+			return 1
+		}
+		rep.SetCeilingAfter(c)
 	}
 	if err := WriteReport(stdout, rep); err != nil {
 		fmt.Fprintf(stderr, "fleetsim: %v\n", err)
@@ -195,4 +249,30 @@ func scratchDir() string {
 		}
 	}
 	return ""
+}
+
+func writeHeapProfile(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	runtime.GC() // the profile shows live objects as of the last collection
+	if err := pprof.WriteHeapProfile(f); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// checkFileLimit raises the open file limit to want if it can, and warns when a
+// held fleet will not fit.
+func checkFileLimit(stderr io.Writer, want uint64, p Params) {
+	got, err := raiseFileLimit(want)
+	switch {
+	case err != nil:
+		fmt.Fprintf(stderr, "fleetsim: raise the open file limit: %v\n", err)
+	case got < want && p.Hold:
+		fmt.Fprintf(stderr, "fleetsim: warning: %d open files allowed, about %d wanted for %d devices online at once; "+
+			"raise the hard limit (ulimit -Hn) or run the rig as its own process (mockcloud serve, then --config)\n", got, want, p.N)
+	}
 }

@@ -12,6 +12,9 @@ import (
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d.Microseconds())/1000) }
 
+// fineMS keeps the second decimal that the parts of a device's crypto need.
+func fineMS(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d.Microseconds())/1000) }
+
 // WriteReport prints the run's table.
 func WriteReport(w io.Writer, r *Report) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
@@ -26,24 +29,43 @@ func WriteReport(w io.Writer, r *Report) error {
 	row("machine", "GOMAXPROCS %d", gomaxprocs())
 	row("online", "%d of %d in %s", r.Online, r.Devices, r.Elapsed.Truncate(time.Millisecond))
 	if p.Hold {
-		row("online at once", "%d", r.PeakOnline)
+		row("online at once", "%d (all stopped %s later)", r.PeakOnline, r.Teardown.Truncate(time.Millisecond))
 	}
 	row("devices/s", "%.1f", r.PerSecond)
 	if c := r.Ceiling; c != nil {
-		row("crypto ceiling", "%.1f devices/s (%d workers, %d devices in %s; per device: 2 handshakes %s, P-256 key %s, CSR %s, certificate %s)",
-			c.DevicesPerSecond, c.Workers, c.Devices, c.Elapsed.Truncate(time.Millisecond),
-			ms(c.Handshakes), ms(c.KeyGen), ms(c.CSR), ms(c.CertSign))
+		row("crypto ceiling", "%s", ceilingText(c))
+		if a := r.CeilingAfter; a != nil {
+			row("ceiling after the run", "%s", ceilingText(a))
+		}
 		row("achieved/ceiling", "%.2f", r.Ratio)
 	} else {
 		row("crypto ceiling", "not measured")
 	}
+	if r.CPU > 0 {
+		who := "fleetsim only: the rig runs elsewhere"
+		if p.RigInProcess {
+			who = "rig included"
+		}
+		row("cpu", "%s in the run, %s a device online (%s)", r.CPU.Truncate(time.Millisecond), fineMS(r.CPUPerDevice), who)
+		if r.CPURatio > 0 {
+			row("ceiling cpu/run cpu", "%.2f", r.CPURatio)
+		}
+	}
+	m := r.Memory
+	row("memory", "peak heap %s (live after a collection %s), stacks %s, Go runtime %s, RSS %s; %d goroutines at most, %d GC cycles",
+		mib(m.PeakHeap), mib(m.PeakLive), mib(m.PeakStacks), mib(m.PeakRuntime), mib(m.PeakRSS), m.PeakGoroutines, m.GCCycles)
 	if k := r.KeyPool; k != nil {
-		row("rsa-2048 keygen", "%s a key on one core: pool refill %.1f keys/s (pool %d)", ms(k.KeyGen), k.RefillPerSecond, k.PoolSize)
-		if k.BurstExtraCPU > 0 {
-			row("burst beyond pool", "%d devices at once: %d keys generated inline, %s CPU, ≥ %s on %d cores",
-				k.Burst, k.Burst-k.PoolSize, k.BurstExtraCPU.Truncate(time.Millisecond), k.BurstExtraWall.Truncate(time.Millisecond), gomaxprocs())
+		state := "filled before the run"
+		if !k.Warmed {
+			state = "not filled before the run"
+		}
+		row("rsa-2048 keygen", "%s a key on one core: a pool refills at %.1f keys/s (%d pools of %d keys, %s)",
+			ms(k.KeyGen), k.RefillPerSecond, k.Pools, k.PoolSize, state)
+		if k.Inline > 0 {
+			row("burst beyond pools", "%d devices: at least %d keys made during the burst, %s CPU, ≥ %s on %d cores",
+				k.Burst, k.Inline, k.BurstExtraCPU.Truncate(time.Millisecond), k.BurstExtraWall.Truncate(time.Millisecond), gomaxprocs())
 		} else {
-			row("burst beyond pool", "none: %d devices fit the pool", k.Burst)
+			row("burst beyond pools", "none: %d devices fit the pools", k.Burst)
 		}
 	}
 	rt := r.RoundTrips
@@ -81,6 +103,14 @@ func WriteReport(w io.Writer, r *Report) error {
 	}
 	return tw.Flush()
 }
+
+func ceilingText(c *Ceiling) string {
+	return fmt.Sprintf("%.1f devices/s (%d workers, %d devices in %s, %s cpu a device; per device: 2 handshakes %s, P-256 key %s, CSR signed and checked %s, certificate %s; %s)",
+		c.DevicesPerSecond, c.Workers, c.Devices, c.Elapsed.Truncate(time.Millisecond), fineMS(c.CPU),
+		fineMS(c.Handshakes), fineMS(c.KeyGen), fineMS(c.CSR), fineMS(c.CertSign), c.Group)
+}
+
+func mib(b uint64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
 
 func effectiveConcurrency(p Params) int {
 	if p.Concurrency <= 0 || p.Concurrency > p.N {

@@ -3,10 +3,12 @@ package main
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"strings"
 	"sync"
 
 	"github.com/fleetboot/fleetboot/agent"
+	"github.com/fleetboot/fleetboot/dnsresolve"
 	"github.com/fleetboot/fleetboot/provisioning"
 )
 
@@ -165,4 +167,34 @@ func summariseRoundTrips(rts []RoundTrips) RoundTripStats {
 		s.Typical = first[best]
 	}
 	return s
+}
+
+// countingResolver is the agent's resolver with its DNS round trips counted.
+type countingResolver struct {
+	r  *dnsresolve.Resolver
+	rt *rtCounter
+}
+
+func newCountingResolver(c agent.DNSConfig, rt *rtCounter) (*countingResolver, error) {
+	rc := dnsresolve.Config{Servers: c.Servers, Timeout: c.Timeout.D()}
+	if c.ClientSubnet != "" {
+		pf, err := netip.ParsePrefix(c.ClientSubnet)
+		if err != nil {
+			return nil, fmt.Errorf("client subnet: %w", err)
+		}
+		rc.ClientSubnet = pf.Masked()
+	}
+	r, err := dnsresolve.New(rc)
+	if err != nil {
+		return nil, err
+	}
+	return &countingResolver{r: r, rt: rt}, nil
+}
+
+func (c *countingResolver) Resolve(ctx context.Context, name string) (*dnsresolve.Result, error) {
+	res, err := c.r.Resolve(ctx, name)
+	if res != nil {
+		c.rt.dns(name, res.Queries)
+	}
+	return res, err
 }

@@ -7,12 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/netip"
 	"os"
 	"path/filepath"
 	"runtime"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -21,8 +19,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/fleetboot/fleetboot/agent"
-	"github.com/fleetboot/fleetboot/dnsresolve"
-	"github.com/fleetboot/fleetboot/keystore/mem"
+	memks "github.com/fleetboot/fleetboot/keystore/mem"
 	"github.com/fleetboot/fleetboot/provisioning"
 )
 
@@ -67,7 +64,17 @@ type Params struct {
 	// KeyPoolSize is the rig's RSA key pool, for the keys-mode burst estimate
 	// (0: unknown or disabled).
 	KeyPoolSize int
-	Logger      *zap.Logger
+	// RigInProcess says the rig runs in this process, so the process's CPU time
+	// is the whole cost of the fleet and can be compared with the ceiling's.
+	RigInProcess bool
+	// ColdPools skips filling the rig's RSA key pools before a keys run. A region
+	// fills its pool from its first request on, so a first burst against a fresh
+	// rig finds them empty; filling them first measures a burst against full pools.
+	ColdPools bool
+	Logger    *zap.Logger
+	// AtPeak, if set, is called with Hold once every device is online or failed,
+	// before any stops (fleetsim writes its heap profile then).
+	AtPeak func()
 	// WrapDial, if set, wraps the counting dialer (tests route connections
 	// through a proxy with it).
 	WrapDial func(agent.Dialer) agent.Dialer
@@ -86,61 +93,6 @@ type Device struct {
 	ToOnline   time.Duration // from start to the online status published
 	Steps      []agent.Step
 	RoundTrips RoundTrips
-}
-
-// Report is what a run measured.
-type Report struct {
-	Params       Params
-	Started      time.Time
-	Elapsed      time.Duration
-	Devices      int
-	Online       int
-	Failed       int
-	PeakOnline   int // Hold: devices online at the same time
-	PerSecond    float64
-	TimeToOnline Percentiles
-	QueueWait    Percentiles
-	Steps        []StepStats
-	// Errors counts failed devices by agent.Class.
-	Errors map[agent.Class]int
-	// StepErrors counts failed steps (retried ones included) by class.
-	StepErrors map[agent.Class]int
-	// ErrorSamples holds the first few distinct error texts.
-	ErrorSamples []string
-	Regions      map[string]int
-	RoundTrips   RoundTripStats
-	Ceiling      *Ceiling
-	// Ratio is PerSecond / Ceiling.DevicesPerSecond.
-	Ratio   float64
-	KeyPool *KeyPoolReport
-	Results []Device
-}
-
-// Percentiles of a duration sample.
-type Percentiles struct {
-	N             int
-	P50, P95, P99 time.Duration
-	Max           time.Duration
-}
-
-// StepStats are one agent step's durations over the fleet.
-type StepStats struct {
-	Name string
-	Percentiles
-	Failed int
-}
-
-func percentiles(ds []time.Duration) Percentiles {
-	if len(ds) == 0 {
-		return Percentiles{}
-	}
-	s := slices.Clone(ds)
-	slices.Sort(s)
-	at := func(q float64) time.Duration {
-		i := int(q*float64(len(s))+0.5) - 1
-		return s[max(0, min(i, len(s)-1))]
-	}
-	return Percentiles{N: len(s), P50: at(0.50), P95: at(0.95), P99: at(0.99), Max: s[len(s)-1]}
 }
 
 // Simulate runs p.N devices against the rig named by p.DeviceConfig and reports.
@@ -169,12 +121,28 @@ func Simulate(ctx context.Context, p Params) (*Report, error) {
 		rep.Ceiling = c
 	}
 	rep.KeyPool = p.KeyPool
-	if p.Mode == agent.ModeKeys && rep.KeyPool == nil {
-		kp, err := MeasureKeyPool(ctx, p.KeyPoolSize, p.N, min(p.CeilingTime, 2*time.Second))
-		if err != nil {
-			return nil, fmt.Errorf("rsa key generation: %w", err)
+	if p.Mode == agent.ModeKeys {
+		if rep.KeyPool == nil {
+			kp, err := MeasureKeyGen(ctx, min(p.CeilingTime, 2*time.Second))
+			if err != nil {
+				return nil, fmt.Errorf("rsa key generation: %w", err)
+			}
+			rep.KeyPool = kp
 		}
-		rep.KeyPool = kp
+		pools := len(slices.Compact(slices.Sorted(slices.Values(p.Places))))
+		rep.KeyPool.estimate(p.KeyPoolSize, pools, p.N)
+		if p.ColdPools {
+			// Empty pools: every key of the burst is made during it, inline or
+			// by a filler.
+			rep.KeyPool.estimate(0, pools, p.N)
+			rep.KeyPool.PoolSize = p.KeyPoolSize
+		}
+		if p.KeyPoolSize > 0 && !p.ColdPools {
+			if err := warmKeyPools(ctx, p, base, log, rep.KeyPool); err != nil {
+				return nil, err
+			}
+			rep.KeyPool.Warmed = true
+		}
 	}
 
 	ctx, cancel := context.WithTimeout(ctx, p.Timeout)
@@ -188,6 +156,9 @@ func Simulate(ctx context.Context, p Params) (*Report, error) {
 	results := make([]Device, p.N)
 	var done, online, failed, live, peak atomic.Int64
 	bar := startProgress(p.Progress, p.N, &online, &failed)
+	mem := startMemorySampler()
+	cpu0 := processCPU()
+	var last lastOnline
 
 	// Hold: the run ends once every device is online or failed, then all stop.
 	holdCtx, stopHold := context.WithCancel(ctx)
@@ -222,9 +193,14 @@ func Simulate(ctx context.Context, p Params) (*Report, error) {
 				return
 			}
 			d.Wait = time.Since(arrived)
-			var once sync.Once
-			settle := func() { once.Do(settled.Done) }
+			settle := sync.OnceFunc(settled.Done)
+			// A device online is out of first boot: its slot goes to the next one
+			// (with Hold it stays online, and must not hold the slot meanwhile).
+			release := sync.OnceFunc(func() { <-sem })
+			defer release()
 			onOnline := func() {
+				release()
+				last.mark(rep.Started, cpu0)
 				online.Add(1)
 				n := live.Add(1)
 				for {
@@ -243,19 +219,30 @@ func Simulate(ctx context.Context, p Params) (*Report, error) {
 			}
 			settle()
 			done.Add(1)
-			<-sem
 		}(&results[i])
 	}
 	if p.Hold {
 		settled.Wait()
 		rep.PeakOnline = int(peak.Load())
+		if p.AtPeak != nil {
+			p.AtPeak()
+		}
+		// Judged at the last device online: a device still retrying when the run
+		// times out adds nothing but waiting.
+		rep.Elapsed, rep.CPU = last.get()
 		stopHold()
 	}
 	wg.Wait()
-	rep.Elapsed = time.Since(rep.Started)
+	if p.Hold {
+		rep.Teardown = time.Since(rep.Started) - rep.Elapsed
+	} else {
+		rep.Elapsed = time.Since(rep.Started)
+		rep.CPU = processCPU() - cpu0
+	}
 	bar.stop()
+	rep.Memory = mem.stop()
 	for i := range results {
-		mem.Forget(keystoreName(results[i].Serial))
+		memks.Forget(keystoreName(results[i].Serial))
 	}
 	rep.summarise(results)
 	if !p.Hold {
@@ -360,110 +347,10 @@ func runDevice(ctx, holdCtx context.Context, p Params, base *agent.Config, d *De
 	d.RoundTrips = rt.snapshot()
 }
 
-func (r *Report) summarise(results []Device) {
-	r.Results = results
-	var tto, wait []time.Duration
-	byStep := map[string][]time.Duration{}
-	stepFailed := map[string]int{}
-	var order []string
-	seen := map[string]bool{}
-	samples := map[string]bool{}
-	var rts []RoundTrips
-	for _, d := range results {
-		for _, s := range d.Steps {
-			if !seen[s.Name] {
-				seen[s.Name] = true
-				order = append(order, s.Name)
-			}
-			if s.Err != nil {
-				stepFailed[s.Name]++
-				r.StepErrors[agent.ClassOf(s.Err)]++
-				continue
-			}
-			byStep[s.Name] = append(byStep[s.Name], s.Duration)
-		}
-		if d.Online {
-			r.Online++
-			tto = append(tto, d.ToOnline)
-			wait = append(wait, d.Wait)
-			r.Regions[d.Region]++
-			rts = append(rts, d.RoundTrips)
-			continue
-		}
-		r.Failed++
-		r.Errors[agent.ClassOf(d.Err)]++
-		if msg := fmt.Sprint(d.Err); !samples[msg] && len(r.ErrorSamples) < 5 {
-			samples[msg] = true
-			r.ErrorSamples = append(r.ErrorSamples, msg)
-		}
-	}
-	r.TimeToOnline = percentiles(tto)
-	r.QueueWait = percentiles(wait)
-	for _, name := range order {
-		r.Steps = append(r.Steps, StepStats{Name: name, Percentiles: percentiles(byStep[name]), Failed: stepFailed[name]})
-	}
-	if r.Elapsed > 0 {
-		r.PerSecond = float64(r.Online) / r.Elapsed.Seconds()
-	}
-	if r.Ceiling != nil && r.Ceiling.DevicesPerSecond > 0 {
-		r.Ratio = r.PerSecond / r.Ceiling.DevicesPerSecond
-	}
-	r.RoundTrips = summariseRoundTrips(rts)
-}
-
 func randomID() string {
 	var b [3]byte
 	_, _ = rand.Read(b[:])
 	return hex.EncodeToString(b[:])
-}
-
-// countingResolver is the agent's resolver with its DNS round trips counted.
-type countingResolver struct {
-	r  *dnsresolve.Resolver
-	rt *rtCounter
-}
-
-func newCountingResolver(c agent.DNSConfig, rt *rtCounter) (*countingResolver, error) {
-	rc := dnsresolve.Config{Servers: c.Servers, Timeout: c.Timeout.D()}
-	if c.ClientSubnet != "" {
-		pf, err := netip.ParsePrefix(c.ClientSubnet)
-		if err != nil {
-			return nil, fmt.Errorf("client subnet: %w", err)
-		}
-		rc.ClientSubnet = pf.Masked()
-	}
-	r, err := dnsresolve.New(rc)
-	if err != nil {
-		return nil, err
-	}
-	return &countingResolver{r: r, rt: rt}, nil
-}
-
-func (c *countingResolver) Resolve(ctx context.Context, name string) (*dnsresolve.Result, error) {
-	res, err := c.r.Resolve(ctx, name)
-	if res != nil {
-		c.rt.dns(name, res.Queries)
-	}
-	return res, err
-}
-
-// sortedKeys is for stable report output.
-func sortedKeys[V any](m map[string]V) []string {
-	ks := make([]string, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	sort.Strings(ks)
-	return ks
-}
-
-func classKeys(m map[agent.Class]int) []string {
-	ks := make([]string, 0, len(m))
-	for k := range m {
-		ks = append(ks, string(k))
-	}
-	sort.Strings(ks)
-	return ks
 }
 
 func gomaxprocs() int { return runtime.GOMAXPROCS(0) }

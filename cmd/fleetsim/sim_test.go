@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -93,8 +94,10 @@ func TestSimulate(t *testing.T) {
 			if rep.Ceiling == nil || rep.Ceiling.DevicesPerSecond <= 0 || rep.Ratio <= 0 {
 				t.Errorf("ceiling %+v ratio %v", rep.Ceiling, rep.Ratio)
 			}
-			if mode == agent.ModeKeys && (rep.KeyPool == nil || rep.KeyPool.RefillPerSecond <= 0 || rep.KeyPool.BurstExtraCPU <= 0) {
-				t.Errorf("keys mode: key pool report %+v", rep.KeyPool)
+			// 20 devices over 3 places' pools of 4 keys each: at least 8 made inline.
+			if kp := rep.KeyPool; mode == agent.ModeKeys && (kp == nil || kp.RefillPerSecond <= 0 || kp.BurstExtraCPU <= 0 ||
+				!kp.Warmed || kp.Pools != 3 || kp.Inline != n-3*4) {
+				t.Errorf("keys mode: key pool report %+v", kp)
 			}
 			if rep.RoundTrips.Incomplete != 0 || rep.RoundTrips.Min <= 0 {
 				t.Errorf("round trips %+v", rep.RoundTrips)
@@ -108,13 +111,46 @@ func TestSimulate(t *testing.T) {
 					t.Errorf("report lacks %q:\n%s", field, out.String())
 				}
 			}
-			if mode == agent.ModeKeys && !strings.Contains(out.String(), "pool refill") {
+			if mode == agent.ModeKeys && !strings.Contains(out.String(), "refills at") {
 				t.Errorf("keys report lacks the pool refill rate:\n%s", out.String())
 			}
 			if !strings.Contains(progress.String(), "online") {
 				t.Errorf("no progress drawn: %q", progress.String())
 			}
 			t.Logf("\n%s", out.String())
+		})
+	}
+}
+
+// Hold keeps every device online until all are, so the rig carries all of them
+// at once, even when fewer may be in first boot at a time.
+func TestSimulateHold(t *testing.T) {
+	c := startTestRig(t, 0, false)
+	const n = 12
+	for _, concurrency := range []int{0, 3} {
+		t.Run(fmt.Sprintf("concurrency %d", concurrency), func(t *testing.T) {
+			rep, err := Simulate(context.Background(), Params{
+				DeviceConfig: c.Files().DeviceConfig, N: n, Mode: agent.ModeCSR, Concurrency: concurrency,
+				Hold: true, WorkDir: t.TempDir(), Timeout: 2 * time.Minute,
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rep.Online != n || rep.PeakOnline != n {
+				t.Fatalf("%d online, %d at once (errors %v), want %d", rep.Online, rep.PeakOnline, rep.ErrorSamples, n)
+			}
+			if rep.Memory.PeakHeap == 0 || rep.Memory.PeakGoroutines == 0 {
+				t.Errorf("memory not sampled: %+v", rep.Memory)
+			}
+			var out bytes.Buffer
+			if err := WriteReport(&out, rep); err != nil {
+				t.Fatal(err)
+			}
+			for _, field := range []string{"online at once", "peak heap", "RSS"} {
+				if !strings.Contains(out.String(), field) {
+					t.Errorf("report lacks %q:\n%s", field, out.String())
+				}
+			}
 		})
 	}
 }
@@ -151,6 +187,35 @@ func TestProgressLine(t *testing.T) {
 		if got := progressLine(tc.total, tc.online, tc.failed, time.Second); !strings.HasPrefix(got, tc.want) {
 			t.Errorf("progressLine(%d, %d, %d) = %q, want prefix %q", tc.total, tc.online, tc.failed, got, tc.want)
 		}
+	}
+}
+
+// A run is judged against the higher of the two ceilings and, for CPU, against
+// the cheaper one; the CPU ratio only with the rig in process.
+func TestRate(t *testing.T) {
+	before := &Ceiling{DevicesPerSecond: 1000, CPU: 2 * time.Millisecond}
+	after := &Ceiling{DevicesPerSecond: 500, CPU: 3 * time.Millisecond}
+	for _, tc := range []struct {
+		name            string
+		inProcess       bool
+		after           *Ceiling
+		ratio, cpuRatio float64
+	}{
+		{"before only", true, nil, 0.25, 0.25},
+		{"both", true, after, 0.25, 0.25},
+		{"lower after first", true, &Ceiling{DevicesPerSecond: 2000, CPU: time.Millisecond}, 0.125, 0.125},
+		{"rig elsewhere", false, after, 0.25, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := &Report{Params: Params{RigInProcess: tc.inProcess}, Ceiling: before, PerSecond: 250, CPUPerDevice: 8 * time.Millisecond}
+			r.rate()
+			if tc.after != nil {
+				r.SetCeilingAfter(tc.after)
+			}
+			if r.Ratio != tc.ratio || r.CPURatio != tc.cpuRatio {
+				t.Fatalf("ratio %v, cpu ratio %v; want %v, %v", r.Ratio, r.CPURatio, tc.ratio, tc.cpuRatio)
+			}
+		})
 	}
 }
 

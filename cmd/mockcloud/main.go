@@ -25,13 +25,16 @@ import (
 const usage = `mockcloud — a mock AWS IoT Core + Route 53 rig on loopback
 
 Usage:
-  mockcloud serve --config testdata/rig.yaml --data DIR [--ephemeral] [--log-level info]
+  mockcloud serve --config testdata/rig.yaml --data DIR [--ephemeral] [--latency 100ms] [--log-level info]
       Start every region, the geolocation DNS and the control plane; print one
       "mockcloud ready" line naming every listener; stop on SIGINT/SIGTERM.
       First start creates in DIR: root-ca.pem, root-ca.key, claim.pem, claim.key,
       device.yaml and regions/<region>/registry.db. --ephemeral puts every
       region on a fresh 127.x.y.z address (one shared port) and DNS and the
       control plane on ephemeral ports of 127.0.0.1; device.yaml follows.
+      --latency adds a one-way delay to every DNS (UDP and TCP) and MQTT socket,
+      both ways, so a request and its reply cost twice that more; the control
+      plane and the kernel's TCP handshakes are not delayed.
   mockcloud things --control URL --region REGION
       List the things of one region through the control plane.
 `
@@ -68,7 +71,12 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	data := fs.String("data", "", "data folder (created if missing)")
 	level := fs.String("log-level", "info", "debug, info, warn or error")
 	ephemeral := fs.Bool("ephemeral", false, "ignore the rig's addresses: fresh loopback addresses and ports, so rigs run side by side")
+	latency := fs.Duration("latency", 0, "one-way delay added to every DNS and MQTT socket, both ways (e.g. 100ms)")
 	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if *latency < 0 {
+		fmt.Fprintf(stderr, "mockcloud serve: --latency %v is negative\n", *latency)
 		return 2
 	}
 	if *data == "" {
@@ -91,7 +99,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	defer log.Sync() //nolint:errcheck
 
 	startCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	cloud, err := mockcloud.Start(startCtx, cfg, mockcloud.Options{DataDir: *data, Logger: log, Ephemeral: *ephemeral})
+	cloud, err := mockcloud.Start(startCtx, cfg, mockcloud.Options{DataDir: *data, Logger: log, Ephemeral: *ephemeral, Latency: *latency})
 	cancel()
 	if err != nil {
 		fmt.Fprintf(stderr, "mockcloud serve: %v\n", err)
@@ -113,7 +121,7 @@ func readyLine(c *mockcloud.Cloud) string {
 	for _, r := range c.Regions() {
 		parts = append(parts, r.Name+"="+r.Addr.String())
 	}
-	parts = append(parts, "data="+filepath.Dir(c.Files().DeviceConfig))
+	parts = append(parts, "latency="+c.Latency().String(), "data="+filepath.Dir(c.Files().DeviceConfig))
 	return strings.Join(parts, " ")
 }
 

@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/miekg/dns"
 )
 
 func buildMockcloud(t *testing.T) string {
@@ -26,9 +28,10 @@ func buildMockcloud(t *testing.T) string {
 }
 
 // serveProc runs `mockcloud serve` and returns its ready line's fields.
-func serveProc(t *testing.T, bin, data string) (*exec.Cmd, map[string]string, *bytes.Buffer) {
+func serveProc(t *testing.T, bin, data string, extra ...string) (*exec.Cmd, map[string]string, *bytes.Buffer) {
 	t.Helper()
-	cmd := exec.Command(bin, "serve", "--config", "../../testdata/rig.yaml", "--data", data, "--ephemeral", "--log-level", "warn")
+	args := append([]string{"serve", "--config", "../../testdata/rig.yaml", "--data", data, "--ephemeral", "--log-level", "warn"}, extra...)
+	cmd := exec.Command(bin, args...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -76,6 +79,9 @@ func TestServeReadyStopRestart(t *testing.T) {
 		if ready[k] == "" {
 			t.Fatalf("ready line lacks %s: %v", k, ready)
 		}
+	}
+	if ready["latency"] != "0s" {
+		t.Fatalf("ready line: latency=%q, want 0s", ready["latency"])
 	}
 	for _, k := range []string{"us-east-1", "eu-west-1", "ap-northeast-1"} {
 		if !strings.HasPrefix(ready[k], "127.") {
@@ -135,6 +141,8 @@ func TestServeRefusesBadInput(t *testing.T) {
 	for _, args := range [][]string{
 		{"serve", "--config", bad, "--data", t.TempDir()},
 		{"serve", "--config", "../../testdata/rig.yaml"},
+		{"serve", "--config", "../../testdata/rig.yaml", "--data", t.TempDir(), "--latency", "-1ms"},
+		{"serve", "--config", "../../testdata/rig.yaml", "--data", t.TempDir(), "--latency", "slow"},
 		{"launch"},
 	} {
 		out, err := exec.Command(bin, args...).CombinedOutput()
@@ -154,4 +162,31 @@ func errorAs(err error, target **exec.ExitError) bool {
 		*target = e
 	}
 	return ok
+}
+
+// --latency delays DNS over UDP and TCP by twice the one-way delay per query,
+// and says so in the ready line.
+func TestServeLatency(t *testing.T) {
+	bin := buildMockcloud(t)
+	const oneWay = 60 * time.Millisecond
+	_, ready, stderr := serveProc(t, bin, t.TempDir(), "--latency", oneWay.String())
+	if ready["latency"] != "60ms" {
+		t.Fatalf("ready line: latency=%q, want 60ms", ready["latency"])
+	}
+	for _, network := range []string{"udp", "tcp"} {
+		c := &dns.Client{Net: network, Timeout: 10 * time.Second}
+		q := new(dns.Msg).SetQuestion("global.iot.example.com.", dns.TypeA)
+		start := time.Now()
+		r, _, err := c.Exchange(q, ready["dns"])
+		if err != nil {
+			t.Fatalf("%s query: %v\n%s", network, err, stderr)
+		}
+		took := time.Since(start)
+		if r.Rcode != dns.RcodeSuccess || len(r.Answer) == 0 {
+			t.Fatalf("%s answer: %v", network, r)
+		}
+		if took < 2*oneWay {
+			t.Errorf("%s query answered in %v, below the added round trip %v", network, took, 2*oneWay)
+		}
+	}
 }

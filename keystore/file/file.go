@@ -1,7 +1,9 @@
 // Package file is the keystore backend that keeps the device key and its
 // certificates as PEM files: by default in <state-dir>/keys, every file 0600 and
-// every folder 0700, created with those modes. Writes are atomic across power
-// cuts (see Generations). It registers the "file" URI scheme:
+// every folder 0700, created with those modes. A key file, or a folder it lies
+// in, that group or others can reach is refused with an error that names the
+// chmod that fixes it. Writes are atomic across power cuts (see Generations). It
+// registers the "file" URI scheme:
 //
 //	file:///var/lib/fleetboot/keys   absolute
 //	file:/var/lib/fleetboot/keys     absolute
@@ -122,7 +124,8 @@ func Open(dir string, opts keystore.Options) (*Keystore, error) {
 	case err == nil && !fi.IsDir():
 		return nil, fmt.Errorf("%w: %s is not a folder", keystore.ErrInvalidURI, dir)
 	case err == nil && fi.Mode().Perm()&0o077 != 0:
-		// Not refused: the key file's own mode is what is checked on load.
+		// Not refused here, so that status and reset still work on such a folder;
+		// loading or writing the key is refused.
 		log.Warn("keystore folder is open to group or others", zap.String("path", dir), zap.String("mode", fmt.Sprintf("%04o", uint32(fi.Mode().Perm()))))
 	case err != nil && !errors.Is(err, os.ErrNotExist):
 		return nil, fmt.Errorf("open keystore folder: %w", err)
@@ -156,7 +159,8 @@ func (k *Keystore) check(ctx context.Context) error {
 	return nil
 }
 
-// Signer returns the current key, refusing a key file open to group or others.
+// Signer returns the current key, refusing a key file or key folder open to
+// group or others.
 func (k *Keystore) Signer(ctx context.Context) (crypto.Signer, error) {
 	if err := k.check(ctx); err != nil {
 		return nil, err
@@ -164,6 +168,11 @@ func (k *Keystore) Signer(ctx context.Context) (crypto.Signer, error) {
 	gen, err := k.gens.Current()
 	if err != nil {
 		return nil, noKey(err)
+	}
+	// Checked on every call, cached key or not: a folder opened up after the key
+	// was loaded is refused from then on.
+	if err := k.checkFolders(gen); err != nil {
+		return nil, err
 	}
 	k.mu.Lock()
 	if k.cached != nil && k.cachedGen == gen {
@@ -191,6 +200,29 @@ func (k *Keystore) remember(gen string, s crypto.Signer) {
 	if !k.closed {
 		k.cached, k.cachedGen = s, gen
 	}
+}
+
+// checkFolders refuses the keystore folder and, if gen is set, that generation's
+// folder when group or others have any access to them. A folder that does not
+// exist is not refused here: it is created 0700, or its absence is reported by
+// whoever needs it.
+func (k *Keystore) checkFolders(gen string) error {
+	dirs := []string{k.Dir()}
+	if gen != "" {
+		dirs = append(dirs, filepath.Join(k.Dir(), gen))
+	}
+	for _, dir := range dirs {
+		fi, err := os.Stat(dir)
+		switch {
+		case errors.Is(err, os.ErrNotExist):
+			continue
+		case err != nil:
+			return fmt.Errorf("check key folder: %w", err)
+		case fi.IsDir() && fi.Mode().Perm()&0o077 != 0:
+			return &FolderPermissionError{Path: dir, Mode: fi.Mode()}
+		}
+	}
+	return nil
 }
 
 func noKey(err error) error {
@@ -260,6 +292,9 @@ func (k *Keystore) GenerateKey(ctx context.Context, alg keystore.Algorithm) (cry
 	if err := k.check(ctx); err != nil {
 		return nil, err
 	}
+	if err := k.checkFolders(""); err != nil {
+		return nil, err
+	}
 	var s crypto.Signer
 	gen, err := k.gens.Update(ctx, nil, func(cur *Snapshot) (map[string][]byte, error) {
 		if cur != nil {
@@ -296,6 +331,9 @@ func (k *Keystore) StoreCertificate(ctx context.Context, leaf *x509.Certificate,
 		if cur == nil {
 			return nil, fmt.Errorf("no device key in %s to store a certificate for: %w", k.Dir(), keystore.ErrNotFound)
 		}
+		if err := k.checkFolders(cur.Generation); err != nil {
+			return nil, err
+		}
 		s, err := parseKey(cur)
 		if err != nil {
 			return nil, err
@@ -331,6 +369,9 @@ func (k *Keystore) ImportIdentity(ctx context.Context, key crypto.PrivateKey, le
 		return fmt.Errorf("import identity: want a private key (got %T) and a certificate", key)
 	}
 	if err := keystore.MatchCertificate(s.Public(), leaf); err != nil {
+		return fmt.Errorf("import identity: %w", err)
+	}
+	if err := k.checkFolders(""); err != nil {
 		return fmt.Errorf("import identity: %w", err)
 	}
 	pemKey, err := keystore.MarshalPrivateKeyPEM(key)

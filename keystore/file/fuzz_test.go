@@ -79,7 +79,10 @@ func TestLoadFromDiskMatchesParse(t *testing.T) {
 		{keyPEM[:30], leafPEM[:30], nil},
 		{[]byte("x"), []byte("-----BEGIN CERTIFICATE-----"), []byte{0}},
 	} {
-		dir := t.TempDir()
+		dir := filepath.Join(t.TempDir(), "keys")
+		if err := os.Mkdir(dir, 0o700); err != nil {
+			t.Fatal(err)
+		}
 		gen := filepath.Join(dir, "gen-000001")
 		if err := os.Mkdir(gen, 0o700); err != nil {
 			t.Fatal(err)

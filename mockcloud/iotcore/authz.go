@@ -1,7 +1,6 @@
 package iotcore
 
 import (
-	"crypto/sha256"
 	"sync"
 
 	"github.com/fleetboot/fleetboot/mockcloud/iotcore/policy"
@@ -17,21 +16,28 @@ const (
 	actReceive   = "iot:Receive"
 )
 
-// authorizer evaluates the policies attached to a certificate. Policies are read from
-// the registry on every check, so attaching or changing one takes effect on live
-// connections; parsed documents are cached by content.
+// authorizer evaluates the policies attached to a certificate. Policies are read
+// from the registry on every check, so attaching or changing one takes effect on
+// live connections; the registry answers those reads from memory, and parsed
+// documents are kept here by policy name for as long as the document is the same.
 type authorizer struct {
 	reg     *registry.Store
 	region  string
 	account string
 	log     *zap.Logger
 
-	mu    sync.Mutex
-	cache map[[32]byte]*policy.Document
+	mu     sync.RWMutex
+	parsed map[string]parsedPolicy // by policy name
+}
+
+// parsedPolicy is a policy document and its parse; doc nil: it does not parse.
+type parsedPolicy struct {
+	text string
+	doc  *policy.Document
 }
 
 func newAuthorizer(reg *registry.Store, region, account string, log *zap.Logger) *authorizer {
-	return &authorizer{reg: reg, region: region, account: account, log: log, cache: map[[32]byte]*policy.Document{}}
+	return &authorizer{reg: reg, region: region, account: account, log: log, parsed: map[string]parsedPolicy{}}
 }
 
 // principal is who a connection is, for policy variables.
@@ -48,24 +54,32 @@ func (a *authorizer) documents(certID string) []*policy.Document {
 		return nil
 	}
 	docs := make([]*policy.Document, 0, len(ps))
-	a.mu.Lock()
-	defer a.mu.Unlock()
 	for _, p := range ps {
-		key := sha256.Sum256([]byte(p.Document))
-		d, ok := a.cache[key]
-		if !ok {
-			var err error
-			d, err = policy.Parse([]byte(p.Document))
-			if err != nil {
-				// A broken policy grants nothing; the rest still count.
-				a.log.Warn("policy does not parse", zap.String("policy", p.Name), zap.Error(err))
-				continue
-			}
-			a.cache[key] = d
+		if d := a.document(p); d != nil {
+			docs = append(docs, d)
 		}
-		docs = append(docs, d)
 	}
 	return docs
+}
+
+// document parses p's document once per version of it. A broken policy grants
+// nothing; the others still count.
+func (a *authorizer) document(p registry.Policy) *policy.Document {
+	a.mu.RLock()
+	pp, ok := a.parsed[p.Name]
+	a.mu.RUnlock()
+	if ok && pp.text == p.Document {
+		return pp.doc
+	}
+	d, err := policy.Parse([]byte(p.Document))
+	if err != nil {
+		a.log.Warn("policy does not parse", zap.String("policy", p.Name), zap.Error(err))
+		d = nil
+	}
+	a.mu.Lock()
+	a.parsed[p.Name] = parsedPolicy{text: p.Document, doc: d}
+	a.mu.Unlock()
+	return d
 }
 
 func (a *authorizer) allowed(p principal, action, resource string) bool {

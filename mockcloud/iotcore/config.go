@@ -2,6 +2,7 @@ package iotcore
 
 import (
 	"fmt"
+	"net"
 	"net/netip"
 	"strings"
 	"time"
@@ -22,6 +23,9 @@ type Config struct {
 	// Addr is the listen address, loopback only ("127.0.0.12:8883", "127.0.0.1:0",
 	// "[::1]:0"); anything else is refused.
 	Addr string
+	// WrapListener, if set, wraps the bound TCP listener, below TLS: mockcloud adds
+	// network latency this way (mockcloud/netem).
+	WrapListener func(net.Listener) net.Listener
 	// CustomDomains are domain configurations' names (e.g. global.iot.example.com).
 	// Each gets its own server certificate, chosen by SNI like the ATS name's.
 	CustomDomains []string
@@ -66,6 +70,13 @@ type Config struct {
 	// HandshakeTimeout bounds the TLS handshake, ConnectTimeout the wait for CONNECT
 	// after it; 0: 10 s each.
 	HandshakeTimeout, ConnectTimeout time.Duration
+	// SessionCheckInterval is how often connections are checked against their
+	// certificate's status, so that a certificate made INACTIVE or REVOKED other
+	// than through Region.SetCertificateStatus (which acts at once) loses its
+	// connections too, as on AWS; 0: 10 s.
+	SessionCheckInterval time.Duration
+	// Faults to inject from the start; Region.SetFaults changes them later.
+	Faults Faults
 	// Logger; nil: no logging.
 	Logger *zap.Logger
 }
@@ -74,6 +85,7 @@ const (
 	defaultTokenLifetime = time.Hour
 	defaultSweepInterval = time.Minute
 	defaultTimeout       = 10 * time.Second
+	defaultSessionCheck  = 10 * time.Second
 )
 
 func (c *Config) setDefaults() {
@@ -91,6 +103,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.ConnectTimeout <= 0 {
 		c.ConnectTimeout = defaultTimeout
+	}
+	if c.SessionCheckInterval <= 0 {
+		c.SessionCheckInterval = defaultSessionCheck
 	}
 	if c.Logger == nil {
 		c.Logger = zap.NewNop()

@@ -254,3 +254,28 @@ func (h *brokerHook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Pack
 	h.r.dispatch(cl, s.principal, t, pk.Payload)
 	return pk, packets.CodeSuccessIgnore
 }
+
+// clientsByCertificate returns the live connections grouped by certificate id.
+func (h *brokerHook) clientsByCertificate() map[string][]*mqtt.Client {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := make(map[string][]*mqtt.Client)
+	for cl, s := range h.sessions {
+		out[s.certID] = append(out[s.certID], cl)
+	}
+	return out
+}
+
+// disconnect closes cl because its certificate is no longer accepted; an MQTT 5
+// client is told "not authorized" first.
+func (h *brokerHook) disconnect(cl *mqtt.Client, certID, status string) {
+	h.r.log.Info("closing connection: certificate no longer ACTIVE", zap.String("client_id", cl.ID),
+		zap.String("certificate_id", certID), zap.String("status", status))
+	if cl.Properties.ProtocolVersion == 5 {
+		_ = cl.WritePacket(packets.Packet{
+			FixedHeader: packets.FixedHeader{Type: packets.Disconnect},
+			ReasonCode:  packets.ErrNotAuthorized.Code,
+		})
+	}
+	cl.Stop(fmt.Errorf("%w: certificate %s is %s", ErrCertificateRejected, certID, status))
+}

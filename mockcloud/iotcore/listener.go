@@ -3,6 +3,7 @@ package iotcore
 import (
 	"context"
 	"crypto/tls"
+	"io"
 	"log/slog"
 	"net"
 	"sync"
@@ -24,6 +25,9 @@ type tlsListener struct {
 	handshakeTimeout time.Duration
 	connectTimeout   time.Duration
 	log              *zap.Logger
+	// stall, if set, says whether to hold a new connection's handshake
+	// (Faults.StallHandshake) and until when.
+	stall func() (bool, <-chan struct{})
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -70,6 +74,12 @@ func (l *tlsListener) Serve(establish listeners.EstablishFn) {
 			return
 		}
 		l.wg.Add(1)
+		if l.stall != nil {
+			if held, release := l.stall(); held {
+				go l.hold(conn, release)
+				continue
+			}
+		}
 		go func() {
 			defer l.wg.Done()
 			tc, ok := l.handshake(conn)
@@ -85,6 +95,26 @@ func (l *tlsListener) Serve(establish listeners.EstablishFn) {
 			}
 		}()
 	}
+}
+
+// hold keeps conn open and silent: whatever the client sends (its ClientHello)
+// is read and dropped, until the client hangs up, release closes or the listener
+// closes. Done counts down l.wg.
+func (l *tlsListener) hold(conn net.Conn, release <-chan struct{}) {
+	defer l.wg.Done()
+	l.log.Info("fault: holding a TLS handshake unanswered", zap.String("remote", conn.RemoteAddr().String()))
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		select {
+		case <-release:
+		case <-l.ctx.Done():
+		case <-stop:
+		}
+		_ = conn.Close()
+	}()
+	_, _ = io.Copy(io.Discard, conn)
+	_ = conn.Close()
 }
 
 func (l *tlsListener) handshake(conn net.Conn) (*tls.Conn, bool) {

@@ -33,6 +33,14 @@
 //     it stays PENDING_ACTIVATION too. Auto-registration requires SNI even with
 //     AllowMissingSNI; the CA after the leaf is optional. Certificate validity
 //     dates are not checked, here as for registered certificates.
+//   - A certificate that leaves ACTIVE loses its live connections: at once through
+//     SetCertificateStatus, otherwise at the next session check (AWS: "within a
+//     few minutes" of UpdateCertificate).
+//
+// Faults (Config.Faults, Region.SetFaults) make the region misbehave on purpose:
+// replies lost, duplicated or late, requests throttled, connections dropped at a
+// chosen step, TLS handshakes left unanswered, and AWS's limit of one CONNECT per
+// second per client id. They are off unless set.
 package iotcore
 
 import (
@@ -43,6 +51,7 @@ import (
 	"net"
 	"net/netip"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -64,10 +73,13 @@ type Region struct {
 	prov   *Provisioner
 	broker *mqtt.Server
 	hook   *brokerHook
+	faults *faultState
 
 	mochiMuted atomic.Bool
 	events     *mqtt.Client // inline publisher of $aws/events; not in the client list
 	jitpMu     sync.Mutex   // serializes auto-registrations
+
+	checkMu sync.Mutex // one DisconnectInactive at a time
 
 	mu      sync.Mutex
 	started bool
@@ -102,6 +114,7 @@ func New(cfg Config) (*Region, error) {
 		ctx:    ctx,
 		cancel: cancel,
 		sem:    make(chan struct{}, 4*runtime.GOMAXPROCS(0)),
+		faults: newFaultState(cfg.Faults),
 	}
 	r.prov = newProvisioner(reg, cfg.CA, r.keys, cfg.Clock, cfg.TokenLifetime, log.Named("provisioning"))
 	return r, nil
@@ -146,6 +159,9 @@ func (r *Region) Start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("start region %s: %w", r.cfg.Region, err)
 	}
+	if r.cfg.WrapListener != nil {
+		nl = r.cfg.WrapListener(nl)
+	}
 	caps := mqtt.NewDefaultServerCapabilities()
 	caps.MaximumQos = 1
 	// Room for the 128 KiB payload plus a 256-byte topic and MQTT 5 properties;
@@ -164,11 +180,18 @@ func (r *Region) Start(ctx context.Context) error {
 	// with it, and its publishes skip iot:Publish but not subscribers' iot:Receive.
 	r.events = r.broker.NewClient(nil, mqtt.LocalListener, "$aws/events", true)
 	r.hook = &brokerHook{r: r, sessions: map[*mqtt.Client]*session{}}
+	// The fault hook goes first: it stands for the network and the throttling
+	// front end, which act before authentication.
+	if err := r.broker.AddHook(&faultHook{r: r}, nil); err != nil {
+		nl.Close()
+		return fmt.Errorf("start region %s: %w", r.cfg.Region, err)
+	}
 	if err := r.broker.AddHook(r.hook, nil); err != nil {
 		nl.Close()
 		return fmt.Errorf("start region %s: %w", r.cfg.Region, err)
 	}
 	r.ln = newTLSListener("iot-"+r.cfg.Region, nl, tlsCfg, r.cfg.HandshakeTimeout, r.cfg.ConnectTimeout, r.log.Named("listener"))
+	r.ln.stall = r.faults.stall
 	if err := r.broker.AddListener(r.ln); err != nil {
 		nl.Close()
 		return fmt.Errorf("start region %s: %w", r.cfg.Region, err)
@@ -179,8 +202,9 @@ func (r *Region) Start(ctx context.Context) error {
 	}
 	r.addr = netip.MustParseAddrPort(nl.Addr().String())
 	r.keys.start(r.ctx)
-	r.wg.Add(1)
+	r.wg.Add(2)
 	go r.sweep()
+	go r.checkSessions()
 	r.started = true
 	r.log.Info("region listening", zap.Stringer("addr", r.addr), zap.String("endpoint", r.Endpoint()))
 	return nil
@@ -203,6 +227,78 @@ func (r *Region) sweep() {
 	}
 }
 
+// checkSessions closes, every SessionCheckInterval, the connections whose
+// certificate is no longer ACTIVE, whoever changed its status.
+func (r *Region) checkSessions() {
+	defer r.wg.Done()
+	t := time.NewTicker(r.cfg.SessionCheckInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-r.ctx.Done():
+			return
+		case <-t.C:
+			if _, err := r.DisconnectInactive(); err != nil && !errors.Is(err, registry.ErrClosed) {
+				r.log.Warn("session check", zap.Error(err))
+			}
+		}
+	}
+}
+
+// SetCertificateStatus changes a certificate's status in the registry and, when
+// the new status is not ACTIVE, closes every connection that uses it at once. AWS
+// does the same "within a few minutes" of UpdateCertificate and refuses the
+// certificate on reconnect; status changes made on the registry directly are
+// enforced at the next session check (Config.SessionCheckInterval).
+func (r *Region) SetCertificateStatus(id, status string) error {
+	if err := r.reg.SetCertificateStatus(id, status); err != nil {
+		return err
+	}
+	if strings.EqualFold(status, registry.StatusActive) {
+		return nil
+	}
+	_, err := r.DisconnectInactive()
+	return err
+}
+
+// DisconnectInactive closes the connections whose certificate is not ACTIVE (or no
+// longer exists) and returns how many it closed.
+func (r *Region) DisconnectInactive() (int, error) {
+	r.mu.Lock()
+	started := r.started && !r.closed
+	r.mu.Unlock()
+	if !started {
+		return 0, nil
+	}
+	r.checkMu.Lock()
+	defer r.checkMu.Unlock()
+	n := 0
+	for id, clients := range r.hook.clientsByCertificate() {
+		status := registry.StatusActive
+		c, err := r.reg.GetCertificate(id)
+		switch {
+		case errors.Is(err, registry.ErrNotFound):
+			status = "DELETED"
+		case err != nil:
+			return n, fmt.Errorf("check certificate %s: %w", id, err)
+		default:
+			status = c.Status
+		}
+		if status == registry.StatusActive {
+			continue
+		}
+		for _, cl := range clients {
+			if cl.Closed() {
+				continue // closed by an earlier check, not yet forgotten
+			}
+			r.hook.disconnect(cl, id, status)
+			r.faults.countCertificateDisconnect()
+			n++
+		}
+	}
+	return n, nil
+}
+
 // SweepExpiredTokens runs one sweep now, on the region's clock.
 func (r *Region) SweepExpiredTokens() (int, error) {
 	return r.reg.SweepExpiredTokens(r.cfg.Clock())
@@ -219,9 +315,19 @@ func (r *Region) dispatch(cl *mqtt.Client, p principal, t provisioning.Topic, pa
 		case <-r.ctx.Done():
 			return
 		}
-		defer func() { <-r.sem }()
-		outcome, reply := r.prov.Handle(r.ctx, t, payload, p.clientID)
-		r.deliver(cl, p, t.Reply(outcome), reply)
+		plan := r.faults.plan(t.Op)
+		var (
+			outcome provisioning.Outcome
+			reply   []byte
+		)
+		if plan.throttle != 0 {
+			outcome, reply = provisioning.Rejected, throttledReply(t.Format, plan.throttle)
+			r.log.Info("fault: provisioning request throttled", zap.String("client_id", p.clientID), zap.String("op", string(t.Op)))
+		} else {
+			outcome, reply = r.prov.Handle(r.ctx, t, payload, p.clientID)
+		}
+		<-r.sem // a reply held back by a fault does not hold up other requests
+		r.replyWithFaults(cl, p, t, outcome, reply, plan)
 	}()
 }
 

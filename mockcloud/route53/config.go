@@ -39,6 +39,11 @@ type Config struct {
 	Zones []Zone `yaml:"zones"`
 	// Locations place a client address; the longest matching CIDR wins.
 	Locations []Location `yaml:"locations"`
+	// WrapPacketConn and WrapListener, if set, wrap the bound UDP socket and TCP
+	// listener: mockcloud adds network latency this way (mockcloud/netem). The
+	// source address of a query must stay the client's.
+	WrapPacketConn func(net.PacketConn) net.PacketConn `yaml:"-"`
+	WrapListener   func(net.Listener) net.Listener     `yaml:"-"`
 }
 
 // Zone is one hosted zone.

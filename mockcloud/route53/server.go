@@ -21,12 +21,20 @@ const udpReadSize = dns.DefaultMsgSize
 // portAttempts bounds the search for a port free for both UDP and TCP.
 const portAttempts = 20
 
+// udpSocketBuffer is the receive buffer asked for: a fleet booting at once sends
+// thousands of queries in a burst, which the kernel's default (about 200 KiB)
+// drops, and a dropped query costs its device a whole resolver timeout. The
+// kernel caps it at net.core.rmem_max.
+const udpSocketBuffer = 4 << 20
+
 // Server is the geolocation DNS server. Build it with New, then Start it;
 // ServeDNS may also be called directly. All methods are safe for
 // concurrent use.
 type Server struct {
-	log *zap.Logger
-	cat *catalog
+	log    *zap.Logger
+	cat    *catalog
+	wrapPC func(net.PacketConn) net.PacketConn // Config.WrapPacketConn
+	wrapLn func(net.Listener) net.Listener     // Config.WrapListener
 
 	mu     sync.Mutex // guards the fields below
 	state  runState
@@ -54,7 +62,7 @@ func New(cfg Config, logger *zap.Logger) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("route53 config: %w", err)
 	}
-	return &Server{log: logger.Named("route53"), cat: cat, state: stateNew}, nil
+	return &Server{log: logger.Named("route53"), cat: cat, state: stateNew, wrapPC: cfg.WrapPacketConn, wrapLn: cfg.WrapListener}, nil
 }
 
 // Start binds UDP and TCP on the configured address (for port 0, one port
@@ -72,9 +80,16 @@ func (s *Server) Start(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("start dns server on %s: %w", s.cat.addr, err)
 	}
-	pc, ln, err := listen(ctx, s.cat.addr)
+	udp, ln, err := listen(ctx, s.cat.addr)
 	if err != nil {
 		return fmt.Errorf("start dns server on %s: %w", s.cat.addr, err)
+	}
+	var pc net.PacketConn = udp
+	if s.wrapPC != nil {
+		pc = s.wrapPC(udp)
+	}
+	if s.wrapLn != nil {
+		ln = s.wrapLn(ln)
 	}
 	up := make(chan struct{}, 2)
 	notify := func() { up <- struct{}{} }
@@ -207,6 +222,20 @@ func (s *Server) invalid(m []byte, err error) {
 	s.log.Debug("undecodable dns message", zap.Int("bytes", len(m)), zap.Error(err))
 }
 
+// ReadPacketConn serves a wrapped UDP socket (Config.WrapPacketConn), which
+// miekg/dns reads through this interface rather than ReadUDP.
+func (g ecsGuard) ReadPacketConn(conn net.PacketConn, timeout time.Duration) ([]byte, net.Addr, error) {
+	r, ok := g.Reader.(dns.PacketConnReader)
+	if !ok {
+		return nil, nil, errors.New("dns reader cannot read a wrapped UDP socket")
+	}
+	m, addr, err := r.ReadPacketConn(conn, timeout)
+	if err == nil {
+		poisonMalformedECS(m)
+	}
+	return m, addr, err
+}
+
 // acceptQuery lets every query through to ServeDNS, which answers bad
 // opcodes and question counts itself; only responses are dropped.
 func acceptQuery(dh dns.Header) dns.MsgAcceptAction {
@@ -255,6 +284,7 @@ func listen(ctx context.Context, addr string) (*net.UDPConn, net.Listener, error
 			return nil, nil, fmt.Errorf("listen udp: %w", err)
 		}
 		udp := pc.(*net.UDPConn)
+		_ = udp.SetReadBuffer(udpSocketBuffer) // best effort: a smaller buffer still serves
 		bound := net.JoinHostPort(host, fmt.Sprint(udp.LocalAddr().(*net.UDPAddr).Port))
 		ln, err := lc.Listen(ctx, "tcp", bound)
 		if err == nil {

@@ -120,6 +120,11 @@ func (s *Store) AutoRegisterCertificate(req AutoRegisterRequest) (*AutoRegisterR
 		res.Certificate = cert
 		return nil
 	})
+	if req.Provision != nil {
+		s.dropProvisioned(rec.ID, spec.Policies)
+	} else {
+		s.cache.dropCertificates(rec.ID)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("auto-register certificate %s: %w", rec.ID, err)
 	}

@@ -138,6 +138,7 @@ func (s *Store) RegisterCertificate(certPEM, status, caID string) (*Certificate,
 		}
 		return putJSON(tx, bktCerts, rec.ID, &rec)
 	})
+	s.cache.dropCertificates(rec.ID)
 	if err != nil {
 		return nil, fmt.Errorf("register certificate %s: %w", rec.ID, err)
 	}
@@ -146,10 +147,17 @@ func (s *Store) RegisterCertificate(certPEM, status, caID string) (*Certificate,
 
 // GetCertificate returns the certificate with id.
 func (s *Store) GetCertificate(id string) (*Certificate, error) {
+	if c, ok := lookup(s.cache, s.cache.certs, id); ok {
+		out := *c
+		return &out, nil
+	}
+	epoch := s.cache.begin()
 	var c Certificate
 	if err := s.view(func(tx *bolt.Tx) error { return getJSON(tx, bktCerts, id, &c) }); err != nil {
 		return nil, fmt.Errorf("get certificate %s: %w", id, err)
 	}
+	stored := c
+	store(s.cache, s.cache.certs, id, &stored, epoch)
 	return &c, nil
 }
 
@@ -177,6 +185,7 @@ func (s *Store) SetCertificateStatus(id, status string) error {
 		c.Status = status
 		return putJSON(tx, bktCerts, id, &c)
 	})
+	s.cache.dropCertificates(id)
 	if err != nil {
 		return fmt.Errorf("set certificate %s status %s: %w", id, status, err)
 	}
@@ -199,6 +208,7 @@ func (s *Store) DeleteCertificate(id string) error {
 		}
 		return tx.Bucket(bktCerts).Delete([]byte(id))
 	})
+	s.cache.dropCertificates(id)
 	if err != nil {
 		return fmt.Errorf("delete certificate %s: %w", id, err)
 	}

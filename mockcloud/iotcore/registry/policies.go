@@ -30,6 +30,7 @@ func (s *Store) putPolicy(name, document string, replace bool) (*Policy, error) 
 		p, err = putPolicyTx(tx, s, name, document, replace, now)
 		return err
 	})
+	s.cache.dropPolicies(name)
 	if err != nil {
 		return nil, fmt.Errorf("put policy %q: %w", name, err)
 	}
@@ -72,6 +73,7 @@ func (s *Store) ListPolicies() ([]Policy, error) {
 // AttachPolicy attaches a policy to a certificate principal.
 func (s *Store) AttachPolicy(policyName, certID string) error {
 	err := s.batch(func(tx *bolt.Tx) error { return attachPolicyTx(tx, policyName, certID) })
+	s.cache.dropCertificates(certID)
 	if err != nil {
 		return fmt.Errorf("attach policy %q to certificate %s: %w", policyName, certID, err)
 	}
@@ -90,21 +92,35 @@ func attachPolicyTx(tx *bolt.Tx, policyName, certID string) error {
 
 // DetachPolicy detaches a policy from a certificate principal.
 func (s *Store) DetachPolicy(policyName, certID string) error {
-	return s.batch(func(tx *bolt.Tx) error { return unlink(tx, bktCertPolicies, bktPolicyCerts, certID, policyName) })
+	err := s.batch(func(tx *bolt.Tx) error { return unlink(tx, bktCertPolicies, bktPolicyCerts, certID, policyName) })
+	s.cache.dropCertificates(certID)
+	return err
 }
 
-// PoliciesForCertificate returns the policies attached to a certificate.
+// PoliciesForCertificate returns the policies attached to a certificate. The
+// broker asks on every MQTT operation, so the answer comes from memory when it can.
 func (s *Store) PoliciesForCertificate(certID string) ([]Policy, error) {
-	var out []Policy
+	if out, ok := s.cachedPolicies(certID); ok {
+		return out, nil
+	}
+	epoch := s.cache.begin()
+	var (
+		out   []Policy
+		names []string
+	)
 	err := s.view(func(tx *bolt.Tx) error {
-		for _, name := range pairs(tx, bktCertPolicies, certID) {
+		names = pairs(tx, bktCertPolicies, certID)
+		for _, name := range names {
 			var p Policy
 			if err := getJSON(tx, bktPolicies, name, &p); err != nil {
 				if errIsNotFound(err) {
+					store(s.cache, s.cache.policies, name, nil, epoch)
 					continue
 				}
 				return err
 			}
+			stored := p
+			store(s.cache, s.cache.policies, name, &stored, epoch)
 			out = append(out, p)
 		}
 		return nil
@@ -112,7 +128,31 @@ func (s *Store) PoliciesForCertificate(certID string) ([]Policy, error) {
 	if err != nil {
 		return nil, fmt.Errorf("policies of certificate %s: %w", certID, err)
 	}
+	store(s.cache, s.cache.certPolicies, certID, names, epoch)
 	return out, nil
+}
+
+// cachedPolicies answers PoliciesForCertificate from memory if every part of
+// the answer is there.
+func (s *Store) cachedPolicies(certID string) ([]Policy, bool) {
+	c := s.cache
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	names, ok := c.certPolicies[certID]
+	if !ok {
+		return nil, false
+	}
+	out := make([]Policy, 0, len(names))
+	for _, n := range names {
+		p, ok := c.policies[n]
+		if !ok {
+			return nil, false
+		}
+		if p != nil {
+			out = append(out, *p)
+		}
+	}
+	return out, true
 }
 
 // PolicyTargets lists the certificates a policy is attached to.
@@ -159,6 +199,7 @@ func (s *Store) putTemplate(t Template, replace bool) (*Template, error) {
 		t = rec
 		return nil
 	})
+	s.cache.dropTemplate(t.Name)
 	if err != nil {
 		return nil, fmt.Errorf("put template %q: %w", t.Name, err)
 	}
@@ -167,10 +208,17 @@ func (s *Store) putTemplate(t Template, replace bool) (*Template, error) {
 
 // GetTemplate returns the provisioning template called name.
 func (s *Store) GetTemplate(name string) (*Template, error) {
+	if t, ok := lookup(s.cache, s.cache.templates, name); ok {
+		out := *t
+		return &out, nil
+	}
+	epoch := s.cache.begin()
 	var t Template
 	if err := s.view(func(tx *bolt.Tx) error { return getJSON(tx, bktTemplates, name, &t) }); err != nil {
 		return nil, fmt.Errorf("get template %q: %w", name, err)
 	}
+	stored := t
+	store(s.cache, s.cache.templates, name, &stored, epoch)
 	return &t, nil
 }
 

@@ -56,6 +56,7 @@ func (s *Store) CreatePendingCertificate(certPEM, tokenHash string, expiresAt ti
 		}
 		return putJSON(tx, bktTokens, tok.Hash, &tok)
 	})
+	s.cache.dropCertificates(rec.ID)
 	if err != nil {
 		return nil, fmt.Errorf("create pending certificate %s: %w", rec.ID, err)
 	}
@@ -88,9 +89,9 @@ func (s *Store) LookupToken(tokenHash string) (*Token, error) {
 // deletes an unused fleet provisioning certificate after an hour). It returns the
 // number of certificates deleted.
 func (s *Store) SweepExpiredTokens(now time.Time) (int, error) {
-	deleted := 0
+	var deleted []string
 	err := s.update(func(tx *bolt.Tx) error {
-		deleted = 0
+		deleted = deleted[:0]
 		var expired []Token
 		err := tx.Bucket(bktTokens).ForEach(func(k, v []byte) error {
 			var t Token
@@ -117,17 +118,18 @@ func (s *Store) SweepExpiredTokens(now time.Time) (int, error) {
 			if err := tx.Bucket(bktCerts).Delete([]byte(c.ID)); err != nil {
 				return err
 			}
-			deleted++
+			deleted = append(deleted, c.ID)
 		}
 		return nil
 	})
+	s.cache.dropCertificates(deleted...)
 	if err != nil {
 		return 0, fmt.Errorf("sweep expired tokens: %w", err)
 	}
-	if deleted > 0 {
-		s.log.Info("deleted never-activated certificates of expired ownership tokens", zap.Int("count", deleted))
+	if len(deleted) > 0 {
+		s.log.Info("deleted never-activated certificates of expired ownership tokens", zap.Int("count", len(deleted)))
 	}
-	return deleted, nil
+	return len(deleted), nil
 }
 
 // ThingSpec is the thing a provisioning template asks for.
@@ -184,16 +186,23 @@ func (s *Store) RegisterThing(req RegisterThingRequest) (*RegisterThingResult, e
 	if status != StatusActive && status != StatusInactive {
 		return nil, fmt.Errorf("register thing: %w: certificate status %q", ErrInvalid, req.CertStatus)
 	}
-	if _, err := s.LookupToken(req.TokenHash); err != nil {
-		return nil, fmt.Errorf("register thing: %w", err)
-	}
 	now := s.now()
-	var res RegisterThingResult
-	err := s.update(func(tx *bolt.Tx) error {
+	var (
+		res     RegisterThingResult
+		certID  string
+		expired bool
+	)
+	err := s.batch(func(tx *bolt.Tx) error {
+		res, certID, expired = RegisterThingResult{}, "", false
 		var tok Token
-		if err := getJSON(tx, bktTokens, req.TokenHash, &tok); err != nil || !now.Before(tok.ExpiresAt) {
+		if err := getJSON(tx, bktTokens, req.TokenHash, &tok); err != nil {
 			return ErrTokenInvalid
 		}
+		if !now.Before(tok.ExpiresAt) {
+			expired = true
+			return ErrTokenInvalid
+		}
+		certID = tok.CertID
 		var cert Certificate
 		if err := getJSON(tx, bktCerts, tok.CertID, &cert); err != nil {
 			return fmt.Errorf("%w: its certificate is gone", ErrTokenInvalid)
@@ -206,10 +215,34 @@ func (s *Store) RegisterThing(req RegisterThingRequest) (*RegisterThingResult, e
 		res.Certificate = cert
 		return tx.Bucket(bktTokens).Delete([]byte(req.TokenHash))
 	})
+	s.dropProvisioned(certID, req.Policies)
+	if expired {
+		// Swept on the way, as LookupToken does.
+		if _, err := s.SweepExpiredTokens(now); err != nil {
+			s.log.Warn("sweep expired tokens", zap.Error(err))
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("register thing: %w", err)
 	}
 	return &res, nil
+}
+
+// dropProvisioned forgets what applying a template to certID may have changed:
+// the certificate, its attachments and the policies the template defined.
+func (s *Store) dropProvisioned(certID string, policies []PolicySpec) {
+	if certID != "" {
+		s.cache.dropCertificates(certID)
+	}
+	var names []string
+	for _, p := range policies {
+		if p.Document != "" {
+			names = append(names, p.Name)
+		}
+	}
+	if len(names) > 0 {
+		s.cache.dropPolicies(names...)
+	}
 }
 
 // applyResourcesTx writes a template's result for cert: the thing and its

@@ -37,7 +37,7 @@ func open(t *testing.T, dir string, c *clock) *registry.Store {
 	return s
 }
 
-func selfSigned(t *testing.T) string {
+func selfSigned(t testing.TB) string {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {

@@ -1,8 +1,9 @@
 // Package registry is one mock region's AWS IoT registry: CA and device certificates,
 // things, thing groups, policies, provisioning templates, their attachments and the
 // fleet provisioning ownership tokens. It lives in one bbolt file (registry.db) under
-// the region's data directory; every acknowledged change is fsynced, so a kill -9
-// loses nothing a caller was told succeeded. Values are JSON.
+// the region's data directory; every acknowledged change is fsynced (unless
+// Options.NoSync), so a kill -9 loses nothing a caller was told succeeded. Values
+// are JSON. What the broker reads on every connection is also kept in memory.
 package registry
 
 import (
@@ -45,7 +46,15 @@ type Options struct {
 	AccountID string
 	Clock     func() time.Time // nil: time.Now
 	Logger    *zap.Logger      // nil: no logging
+	// NoSync skips fsync on commit: for a registry thrown away when the process
+	// ends (an ephemeral rig), where a crash loses nothing anyone keeps.
+	NoSync bool
 }
+
+// batchDelay is how long a write waits for others to share its commit. Short:
+// concurrent writers pile up behind a commit in progress anyway, so a long wait
+// only adds latency to every provisioning request (bbolt's default is 10 ms).
+const batchDelay = time.Millisecond
 
 // Store is a region's registry. Safe for concurrent use.
 type Store struct {
@@ -54,6 +63,7 @@ type Store struct {
 	account string
 	now     func() time.Time
 	log     *zap.Logger
+	cache   *readCache
 }
 
 // Open opens (creating if needed) dir/registry.db.
@@ -62,7 +72,12 @@ func Open(dir string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("open registry: %w", err)
 	}
 	path := filepath.Join(dir, FileName)
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 5 * time.Second})
+	// The free list is rebuilt on open rather than written at every commit, and
+	// kept as a map: commits stay cheap as the file grows (etcd's choice).
+	db, err := bolt.Open(path, 0o600, &bolt.Options{
+		Timeout: 5 * time.Second, NoSync: opts.NoSync,
+		NoFreelistSync: true, FreelistType: bolt.FreelistMapType,
+	})
 	if err != nil {
 		return nil, fmt.Errorf("open registry %s: %w", path, err)
 	}
@@ -78,7 +93,9 @@ func Open(dir string, opts Options) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("init registry %s: %w", path, err)
 	}
-	s := &Store{db: db, region: opts.Region, account: opts.AccountID, now: opts.Clock, log: opts.Logger}
+	db.MaxBatchDelay = batchDelay
+	s := &Store{db: db, region: opts.Region, account: opts.AccountID, now: opts.Clock, log: opts.Logger,
+		cache: newReadCache()}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -115,8 +132,9 @@ func (s *Store) update(fn func(tx *bolt.Tx) error) error {
 	return err
 }
 
-// batch coalesces concurrent writers into one fsync. fn may run more than once, so
-// it must not depend on side effects of an earlier run.
+// batch coalesces concurrent writers into one commit, and one fsync. fn may run
+// more than once, so it must not depend on side effects of an earlier run. It
+// pays without fsync too: a commit's page writes are shared as well.
 func (s *Store) batch(fn func(tx *bolt.Tx) error) error {
 	err := s.db.Batch(fn)
 	if errors.Is(err, bolterrors.ErrDatabaseNotOpen) {

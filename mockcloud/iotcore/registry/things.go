@@ -159,6 +159,7 @@ func (s *Store) AttachThingPrincipal(thing, certID string) error {
 		}
 		return link(tx, bktThingCerts, bktCertThings, thing, certID)
 	})
+	s.cache.dropCertificates(certID)
 	if err != nil {
 		return fmt.Errorf("attach certificate %s to thing %q: %w", certID, thing, err)
 	}
@@ -167,13 +168,23 @@ func (s *Store) AttachThingPrincipal(thing, certID string) error {
 
 // DetachThingPrincipal detaches a certificate from a thing.
 func (s *Store) DetachThingPrincipal(thing, certID string) error {
-	return s.batch(func(tx *bolt.Tx) error { return unlink(tx, bktThingCerts, bktCertThings, thing, certID) })
+	err := s.batch(func(tx *bolt.Tx) error { return unlink(tx, bktThingCerts, bktCertThings, thing, certID) })
+	s.cache.dropCertificates(certID)
+	return err
 }
 
-// ThingsForCertificate lists the things a certificate is attached to.
+// ThingsForCertificate lists the things a certificate is attached to. The broker
+// asks on every CONNECT, so the answer comes from memory when it can.
 func (s *Store) ThingsForCertificate(certID string) ([]string, error) {
+	if names, ok := lookup(s.cache, s.cache.certThings, certID); ok {
+		return slices.Clone(names), nil
+	}
+	epoch := s.cache.begin()
 	var out []string
 	err := s.view(func(tx *bolt.Tx) error { out = pairs(tx, bktCertThings, certID); return nil })
+	if err == nil {
+		store(s.cache, s.cache.certThings, certID, slices.Clone(out), epoch)
+	}
 	return out, err
 }
 
