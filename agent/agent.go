@@ -72,6 +72,10 @@ type Agent struct {
 	ks       keystore.Keystore
 	ownKS    bool
 	dial     Dialer
+	// accepted is the connection a JITP registration was accepted on, kept as
+	// the permanent one: AWS allows one connect per second per client id, so a
+	// second connect right after it would be refused.
+	accepted *provisioning.Conn
 	observe  func(Step)
 	fault    func(Phase)
 	environ  []string
@@ -151,6 +155,10 @@ func New(ctx context.Context, opts Options) (*Agent, error) {
 
 // Close releases the keystore if the agent opened it.
 func (a *Agent) Close() error {
+	if a.accepted != nil {
+		a.accepted.Close()
+		a.accepted = nil
+	}
 	if a.ownKS && a.ks != nil {
 		return a.ks.Close()
 	}

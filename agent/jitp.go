@@ -54,17 +54,21 @@ func (a *Agent) provisionJITP(ctx context.Context) (*State, error) {
 	var last error
 	for attempt := 1; attempt <= jitpAttempts; attempt++ {
 		err := a.step("jitp-connect", func() error {
-			conn, err := a.dial(ctx, a.dialConfig(cert, thing, addrs))
+			dc := a.dialConfig(cert, thing, addrs)
+			dc.Will = a.offlineWill(thing)
+			conn, err := a.dial(ctx, dc)
 			if err != nil {
 				return classify(fmt.Sprintf("connect as %q with the factory certificate", thing), err)
 			}
-			conn.Close()
+			a.accepted = conn
 			return nil
 		})
 		if err == nil {
 			st.Phase, st.Mode, st.ThingName = PhaseRegistered, ModeJITP, thing
 			st.CertificateID = certificateID(leaf.Raw)
 			if err := a.save(st); err != nil {
+				a.accepted.Close()
+				a.accepted = nil
 				return nil, err
 			}
 			a.log.Info("registered just in time", zap.String("thing", thing), zap.String("region", st.Region), zap.Int("attempt", attempt))

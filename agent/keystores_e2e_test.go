@@ -21,6 +21,7 @@ import (
 	"github.com/fleetboot/fleetboot/keystore/tpm"
 	"github.com/fleetboot/fleetboot/keystore/tpm/tpmtest"
 	"github.com/fleetboot/fleetboot/mockcloud"
+	"github.com/fleetboot/fleetboot/mockcloud/iotcore"
 	"github.com/fleetboot/fleetboot/mockcloud/iotcore/registry"
 	"github.com/fleetboot/fleetboot/mockcloud/pki"
 )
@@ -241,4 +242,68 @@ func connectRaw(t *testing.T, c *mockcloud.Cloud, ks keystore.Keystore, st *agen
 	if _, err := io.ReadFull(conn, ack); err != nil || !bytes.Equal(ack, []byte{0x20, 2, 0, 0}) {
 		t.Fatalf("TLS %#x: CONNACK % x, %v; want 20 02 00 00", v, ack, err)
 	}
+}
+
+// The rig's switch iot.jitpKeepFirstConnection: the connection that registered the
+// certificate goes on to CONNACK, so the device needs one connection, not two.
+func TestJITPKeepFirstConnectionSwitch(t *testing.T) {
+	cfg, err := mockcloud.LoadConfig(filepath.Join("..", "testdata", "rig.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.IoT.KeyPoolSize = 0
+	cfg.IoT.JITPKeepFirstConnection = true
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	c, err := mockcloud.Start(ctx, cfg, mockcloud.Options{DataDir: t.TempDir(), Ephemeral: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	dir := t.TempDir()
+	ks := openKeystore(t, dir, nil)
+	factoryLine(t, c, ks, "GW-JITP-KEEP", false)
+	var steps []string
+	a := newAgent(t, deviceConfig(t, c, dir, agent.ModeJITP, "json", "192.0.2.0/24", "unused"),
+		agent.Options{Keystore: ks, Observe: func(s agent.Step) { steps = append(steps, s.Name) }})
+	if _, err := a.Prove(ctx); err != nil {
+		t.Fatalf("prove: %v (steps %v)", err, steps)
+	}
+	n := 0
+	for _, s := range steps {
+		if s == "jitp-connect" {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Fatalf("steps %v: want one jitp-connect with the first connection kept", steps)
+	}
+	checkOneIdentity(t, c, "eu-west-1", "GW-JITP-KEEP")
+}
+
+// Under AWS's limit of one connect per second per client id, a JITP device goes
+// online on the connection its registration was accepted on, without a refused
+// second connect.
+func TestJITPUnderConnectRateLimit(t *testing.T) {
+	c := startRig(t)
+	c.Region("eu-west-1").SetFaults(iotcore.Faults{ClientIDConnectInterval: iotcore.ConnectIntervalAWS})
+	dir := t.TempDir()
+	ks := openKeystore(t, dir, nil)
+	factoryLine(t, c, ks, "GW-JITP-RATE", true)
+	var failed []string
+	a := newAgent(t, deviceConfig(t, c, dir, agent.ModeJITP, "json", "192.0.2.0/24", "unused"),
+		agent.Options{Keystore: ks, Observe: func(s agent.Step) {
+			if s.Err != nil && s.Name == "connect" {
+				failed = append(failed, s.Err.Error())
+			}
+		}})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if _, err := a.Prove(ctx); err != nil {
+		t.Fatalf("prove: %v", err)
+	}
+	if len(failed) > 0 {
+		t.Fatalf("permanent connect refused: %v", failed)
+	}
+	checkOneIdentity(t, c, "eu-west-1", "GW-JITP-RATE")
 }

@@ -39,10 +39,14 @@ func (a *Agent) connectPermanent(ctx context.Context) (*provisioning.Conn, error
 		return nil, err
 	}
 	topic := a.statusTopic(st.ThingName)
-	var conn *provisioning.Conn
+	conn := a.accepted
+	a.accepted = nil
 	err = a.step("connect", func() error {
+		if conn != nil {
+			return nil // the connection JITP was accepted on
+		}
 		dc := a.dialConfig(cert, st.ThingName, addrs)
-		dc.Will = &provisioning.Message{Topic: topic, QoS: 1, Retain: true, Payload: []byte(statusOffline)}
+		dc.Will = a.offlineWill(st.ThingName)
 		c, err := a.dial(ctx, dc)
 		if err != nil {
 			return classify(fmt.Sprintf("connect as %q to %s", st.ThingName, st.Endpoint), err)
@@ -70,6 +74,11 @@ func (a *Agent) connectPermanent(ctx context.Context) (*provisioning.Conn, error
 	}
 	a.log.Info("online", zap.String("thing", st.ThingName), zap.String("region", st.Region), zap.String("endpoint", st.Endpoint))
 	return conn, nil
+}
+
+// offlineWill is the last will of every connection as the thing.
+func (a *Agent) offlineWill(thing string) *provisioning.Message {
+	return &provisioning.Message{Topic: a.statusTopic(thing), QoS: 1, Retain: true, Payload: []byte(statusOffline)}
 }
 
 func (a *Agent) statusTopic(thing string) string {

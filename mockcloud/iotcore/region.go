@@ -169,6 +169,9 @@ func (r *Region) Start(ctx context.Context) error {
 	caps.MaximumPacketSize = provisioning.MaxPayload + 4096
 	caps.SubIDAvailable = 0 // AWS: subscription identifiers not supported
 	caps.MaximumSessionExpiryInterval = 3600
+	// mochi's default of 8,192 gives every connection a 64 KiB channel; a device
+	// here has at most a few replies in flight, and a rig holds 10,000 devices.
+	caps.MaximumClientWritesPending = 256
 	r.broker = mqtt.New(&mqtt.Options{
 		Capabilities: caps,
 		Logger:       newSlog(r.log, &r.mochiMuted),
