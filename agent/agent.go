@@ -150,6 +150,12 @@ func New(ctx context.Context, opts Options) (*Agent, error) {
 		return nil, configErr("load state", err)
 	}
 	a.state = st
+	if st.Phase == PhaseCredentialed {
+		// A boot that finds its token saved cannot tell whether the previous one
+		// sent RegisterThing before the power went: if the cloud refuses the
+		// token, the certificate may have been activated all the same.
+		a.unconfirmed = st.CertificateID
+	}
 	return a, nil
 }
 

@@ -175,8 +175,31 @@ func SaveState(dir string, st *State) error {
 	if err != nil {
 		return fmt.Errorf("save state: %w", err)
 	}
+	if err := privateDir(dir); err != nil {
+		return fmt.Errorf("save state: %w", err)
+	}
 	if err := writeFileAtomic(dir, stateFileName, append(data, '\n'), 0o600); err != nil {
 		return fmt.Errorf("save state: %w", err)
+	}
+	return nil
+}
+
+// privateDir makes the state folder 0700: created so, or narrowed if it exists
+// wider, as a folder made by an image or by systemd's StateDirectory= may be;
+// the state can hold an ownership token.
+func privateDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return err
+	}
+	if fi.Mode()&os.ModeSticky != 0 {
+		return fmt.Errorf("state folder %s is a shared folder (sticky bit): set stateDir to a folder of its own", dir)
+	}
+	if fi.Mode().Perm()&0o077 != 0 {
+		return os.Chmod(dir, fi.Mode().Perm()&0o700)
 	}
 	return nil
 }
@@ -218,6 +241,13 @@ func writeFileAtomic(dir, name string, data []byte, mode os.FileMode) error {
 		return err
 	}
 	ok = true
+	// Temp files of writes a power cut interrupted may hold an older state, an
+	// ownership token included; the folder sync below makes their removal durable.
+	if stale, err := filepath.Glob(filepath.Join(dir, "."+name+".tmp-*")); err == nil {
+		for _, f := range stale {
+			os.Remove(f)
+		}
+	}
 	d, err := os.Open(dir)
 	if err != nil {
 		return err

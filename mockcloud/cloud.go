@@ -147,6 +147,7 @@ func (c *Cloud) regionConfig(r RegionConfig, addr string) iotcore.Config {
 		KeyPoolSize:             c.cfg.IoT.KeyPoolSize,
 		TokenLifetime:           time.Duration(c.cfg.IoT.TokenLifetime),
 		JITPKeepFirstConnection: c.cfg.IoT.JITPKeepFirstConnection,
+		RegisterThingReplay:     c.cfg.IoT.RegisterThingReplay,
 		Logger:                  c.log.Named(r.Name),
 		WrapListener:            c.delayListener,
 	}

@@ -86,6 +86,10 @@ type IoTConfig struct {
 	// JITPKeepFirstConnection lets the connection that registered a certificate
 	// just in time go on to CONNACK. AWS drops it (the default, false).
 	JITPKeepFirstConnection bool `yaml:"jitpKeepFirstConnection"`
+	// RegisterThingReplay answers a repeated RegisterThing (same token, template
+	// and parameters) with the same reply instead of refusing the used token.
+	// AWS's behaviour is unconfirmed; the default refuses (PROTOCOL.md §1.6).
+	RegisterThingReplay bool `yaml:"registerThingReplay"`
 }
 
 // Duration is written "1h" in YAML.

@@ -72,8 +72,14 @@ func startRigProcess(t *testing.T) *rigProc {
 
 func startRigProcessIn(t *testing.T, data string) *rigProc {
 	t.Helper()
+	return startRigProcessWith(t, data, "../../testdata/rig.yaml")
+}
+
+// startRigProcessWith runs mockcloud serve with the rig file config.
+func startRigProcessWith(t *testing.T, data, config string) *rigProc {
+	t.Helper()
 	_, mc := binaries(t)
-	cmd := exec.Command(mc, "serve", "--config", "../../testdata/rig.yaml", "--data", data, "--ephemeral", "--log-level", "warn")
+	cmd := exec.Command(mc, "serve", "--config", config, "--data", data, "--ephemeral", "--log-level", "warn")
 	stdout, _ := cmd.StdoutPipe()
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr

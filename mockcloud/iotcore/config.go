@@ -65,6 +65,12 @@ type Config struct {
 	KeyPoolSize int
 	// TokenLifetime of certificate ownership tokens; 0: one hour, as AWS.
 	TokenLifetime time.Duration
+	// RegisterThingReplay answers a RegisterThing that repeats an applied one (same
+	// ownership token, template and parameters, before the token expires) with the
+	// same accepted reply, as if the first reply had been lost. AWS documents the
+	// token as proof of ownership but not whether a second use is refused
+	// (PROTOCOL.md §1.6, unconfirmed); the default, false, refuses it.
+	RegisterThingReplay bool
 	// SweepInterval between sweeps of expired tokens (on Clock's time); 0: one minute.
 	SweepInterval time.Duration
 	// HandshakeTimeout bounds the TLS handshake, ConnectTimeout the wait for CONNECT

@@ -11,6 +11,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -42,6 +43,9 @@ type Provisioner struct {
 	now      func() time.Time
 	lifetime time.Duration
 	log      *zap.Logger
+	// replay answers a repeated RegisterThing (same token, template and
+	// parameters) with the same thing instead of refusing the used token.
+	replay bool
 
 	mu        sync.Mutex
 	templates map[[32]byte]*template.Template // parsed bodies by content
@@ -293,6 +297,10 @@ func (p *Provisioner) registerThing(t provisioning.Topic, payload []byte) (any, 
 		}
 		return nil, internal(err)
 	}
+	request := registerRequestID(t.Template, req.Parameters)
+	if tok.Used && (!p.replay || tok.Request != request) {
+		return nil, reject(400, provisioning.CodeInvalidOwnershipToken, "Certificate ownership token is invalid, expired or already used.")
+	}
 	tmpl, err := p.template(tmplRec.Body)
 	if err != nil {
 		return nil, reject(400, provisioning.CodeInvalidParameters, "provisioning template does not parse: "+err.Error())
@@ -314,7 +322,17 @@ func (p *Provisioner) registerThing(t provisioning.Topic, payload []byte) (any, 
 	if err != nil {
 		return nil, reject(400, provisioning.CodeInvalidParameters, err.Error())
 	}
-	rreq := registry.RegisterThingRequest{TokenHash: hash, Thing: spec.Thing, CertStatus: spec.CertStatus, Policies: spec.Policies}
+	if tok.Used {
+		// The same request again, after its reply was lost: the same answer.
+		p.log.Info("register thing repeated with a used token: answered again", zap.String("thing", tok.ThingName), zap.String("certificate_id", tok.CertID))
+		resp := provisioning.RegisterThingResponse{DeviceConfiguration: res.DeviceConfiguration, ThingName: tok.ThingName}
+		if resp.DeviceConfiguration == nil {
+			resp.DeviceConfiguration = map[string]any{}
+		}
+		return resp, nil
+	}
+	rreq := registry.RegisterThingRequest{TokenHash: hash, Thing: spec.Thing, CertStatus: spec.CertStatus, Policies: spec.Policies,
+		KeepToken: p.replay, Request: request}
 	out, err := p.reg.RegisterThing(rreq)
 	switch {
 	case errors.Is(err, registry.ErrTokenInvalid):
@@ -333,4 +351,15 @@ func (p *Provisioner) registerThing(t provisioning.Topic, payload []byte) (any, 
 		resp.DeviceConfiguration = map[string]any{}
 	}
 	return resp, nil
+}
+
+// registerRequestID names a RegisterThing request by its template and parameters;
+// json.Marshal sorts map keys, so equal requests hash equal.
+func registerRequestID(template string, params map[string]string) string {
+	b, _ := json.Marshal(struct {
+		T string            `json:"t"`
+		P map[string]string `json:"p"`
+	}{template, params})
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
 }

@@ -117,6 +117,7 @@ func New(cfg Config) (*Region, error) {
 		faults: newFaultState(cfg.Faults),
 	}
 	r.prov = newProvisioner(reg, cfg.CA, r.keys, cfg.Clock, cfg.TokenLifetime, log.Named("provisioning"))
+	r.prov.replay = cfg.RegisterThingReplay
 	return r, nil
 }
 

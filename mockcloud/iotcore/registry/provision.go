@@ -63,7 +63,8 @@ func (s *Store) CreatePendingCertificate(certPEM, tokenHash string, expiresAt ti
 	return &rec, nil
 }
 
-// LookupToken returns the live token with tokenHash. An unknown, used or expired
+// LookupToken returns the live token with tokenHash; one kept after use comes
+// back with Used set, for the caller to decide. An unknown, deleted or expired
 // token is ErrTokenInvalid; an expired one is swept on the way (its certificate too,
 // if it was never activated).
 func (s *Store) LookupToken(tokenHash string) (*Token, error) {
@@ -162,7 +163,11 @@ type ProvisionSpec struct {
 
 // RegisterThingRequest is everything RegisterThing changes, applied in one transaction.
 type RegisterThingRequest struct {
-	TokenHash  string
+	TokenHash string
+	// KeepToken marks the token used instead of deleting it, recording Request
+	// and the thing's name, until it expires.
+	KeepToken  bool
+	Request    string
 	Thing      *ThingSpec // nil: no thing resource
 	CertStatus string     // ACTIVE or INACTIVE
 	Policies   []PolicySpec
@@ -195,7 +200,7 @@ func (s *Store) RegisterThing(req RegisterThingRequest) (*RegisterThingResult, e
 	err := s.batch(func(tx *bolt.Tx) error {
 		res, certID, expired = RegisterThingResult{}, "", false
 		var tok Token
-		if err := getJSON(tx, bktTokens, req.TokenHash, &tok); err != nil {
+		if err := getJSON(tx, bktTokens, req.TokenHash, &tok); err != nil || tok.Used {
 			return ErrTokenInvalid
 		}
 		if !now.Before(tok.ExpiresAt) {
@@ -213,6 +218,13 @@ func (s *Store) RegisterThing(req RegisterThingRequest) (*RegisterThingResult, e
 		}
 		res.Thing = th
 		res.Certificate = cert
+		if req.KeepToken {
+			tok.Used, tok.Request = true, req.Request
+			if th != nil {
+				tok.ThingName = th.Name
+			}
+			return putJSON(tx, bktTokens, tok.Hash, &tok)
+		}
 		return tx.Bucket(bktTokens).Delete([]byte(req.TokenHash))
 	})
 	s.dropProvisioned(certID, req.Policies)

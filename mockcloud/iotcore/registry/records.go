@@ -93,6 +93,13 @@ type Token struct {
 	Hash      string    `json:"hash"` // hex SHA-256 of the token
 	CertID    string    `json:"certId"`
 	ExpiresAt time.Time `json:"expiresAt"`
+	// Used is set when RegisterThing consumed the token but kept it, so that a
+	// retry of the same request can be answered again (RegisterThingRequest.KeepToken).
+	Used bool `json:"used,omitempty"`
+	// Request identifies the request that used it (template and parameters, hashed)
+	// and ThingName is what it answered.
+	Request   string `json:"request,omitempty"`
+	ThingName string `json:"thingName,omitempty"`
 }
 
 // Record is what DecodeRecord can decode: every stored value type.
