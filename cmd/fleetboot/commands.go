@@ -74,7 +74,14 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return code
 	}
 	defer log.Sync() //nolint:errcheck
-	a, ks, err := newAgent(ctx, cfg, log, nil)
+	var released bool
+	a, ks, err := newAgent(ctx, cfg, log, func(s agent.Step) {
+		if s.Name == "publish-status" && s.Err == nil && !released {
+			released = true
+			n, err := releaseColdCode()
+			log.Debug("released the pages of first-boot code", zap.Int("bytes", n), zap.Error(err))
+		}
+	})
 	if err != nil {
 		return report(log, "start", err)
 	}
