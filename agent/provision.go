@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"strings"
 	"time"
 
 	"go.uber.org/zap"
@@ -261,6 +262,13 @@ func (a *Agent) createCredentials(ctx context.Context, client *provisioning.Clie
 		if err != nil {
 			return &Error{Class: ClassRejected, Step: "create keys and certificate", Err: err}
 		}
+		issued, ok := key.(crypto.Signer)
+		if !ok {
+			return &Error{Class: ClassRejected, Step: "create keys and certificate", Err: fmt.Errorf("privateKey of type %T cannot sign", key)}
+		}
+		if err := checkIssued(resp.CertificateID, leaf, issued.Public()); err != nil {
+			return &Error{Class: ClassRejected, Step: "create keys and certificate", Err: err}
+		}
 		imp, ok := a.ks.(keystore.KeyImporter)
 		if !ok {
 			return configErr("store key", fmt.Errorf("keystore %s cannot import a key: use csr mode", a.ks.Describe()))
@@ -280,6 +288,9 @@ func (a *Agent) createCredentials(ctx context.Context, client *provisioning.Clie
 		}
 		leaf, err := parseCertificate(resp.CertificatePEM)
 		if err != nil {
+			return &Error{Class: ClassRejected, Step: "create certificate from csr", Err: err}
+		}
+		if err := checkIssued(resp.CertificateID, leaf, signer.Public()); err != nil {
 			return &Error{Class: ClassRejected, Step: "create certificate from csr", Err: err}
 		}
 		if err := a.ks.StoreCertificate(ctx, leaf, nil); err != nil {
@@ -423,4 +434,18 @@ func parsePrivateKey(p string) (crypto.PrivateKey, error) {
 func certificateID(der []byte) string {
 	sum := sha256.Sum256(der)
 	return hex.EncodeToString(sum[:])
+}
+
+// checkIssued refuses a reply whose certificate is not for the device's key or
+// whose certificateId is not the certificate's (AWS's id is the SHA-256 of the
+// DER), before anything is stored: such a certificate could never connect, and
+// its id would name another certificate in the registry.
+func checkIssued(claimedID string, leaf *x509.Certificate, pub crypto.PublicKey) error {
+	if err := keystore.MatchCertificate(pub, leaf); err != nil {
+		return fmt.Errorf("the issued certificate is not for the device key: %w", err)
+	}
+	if id := certificateID(leaf.Raw); !strings.EqualFold(id, claimedID) {
+		return fmt.Errorf("reply names certificateId %q, but its certificate's SHA-256 is %s", claimedID, id)
+	}
+	return nil
 }

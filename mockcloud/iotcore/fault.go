@@ -47,6 +47,12 @@ type Faults struct {
 	// Refused CONNECTs do not count, and CONNECTs are remembered only while the
 	// limit is on. 0 disables the limit.
 	ClientIDConnectInterval time.Duration
+	// RewriteReply, if set, replaces the payload of every accepted provisioning
+	// reply (after the request was applied) with what it returns: a service or a
+	// proxy that sends a certificate for another key, a wrong certificateId,
+	// garbage. It is called off the broker's loops and must be safe for
+	// concurrent use.
+	RewriteReply func(op provisioning.Operation, format provisioning.Format, payload []byte) []byte
 }
 
 // Match selects fleet provisioning requests.

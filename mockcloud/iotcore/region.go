@@ -329,6 +329,9 @@ func (r *Region) dispatch(cl *mqtt.Client, p principal, t provisioning.Topic, pa
 			r.log.Info("fault: provisioning request throttled", zap.String("client_id", p.clientID), zap.String("op", string(t.Op)))
 		} else {
 			outcome, reply = r.prov.Handle(r.ctx, t, payload, p.clientID)
+			if f, _ := r.faults.get(); f.RewriteReply != nil && outcome == provisioning.Accepted {
+				reply = f.RewriteReply(t.Op, t.Format, reply)
+			}
 		}
 		<-r.sem // a reply held back by a fault does not hold up other requests
 		r.replyWithFaults(cl, p, t, outcome, reply, plan)
