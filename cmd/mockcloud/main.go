@@ -29,7 +29,7 @@ Usage:
       Start every region, the geolocation DNS and the control plane; print one
       "mockcloud ready" line naming every listener; stop on SIGINT/SIGTERM.
       First start creates in DIR: root-ca.pem, root-ca.key, claim.pem, claim.key,
-      device.yaml and regions/<region>/registry.db. --ephemeral puts every
+      maker-ca.pem, maker-ca.key, device.yaml and regions/<region>/registry.db. --ephemeral puts every
       region on a fresh 127.x.y.z address (one shared port) and DNS and the
       control plane on ephemeral ports of 127.0.0.1; device.yaml follows.
       --latency adds a one-way delay to every DNS (UDP and TCP) and MQTT socket,
@@ -37,6 +37,10 @@ Usage:
       plane and the kernel's TCP handshakes are not delayed.
   mockcloud things --control URL --region REGION
       List the things of one region through the control plane.
+  mockcloud sign-csr --data DIR --csr FILE --out FILE [--days 7300]
+      Sign a device CSR with the rig's maker CA (DIR/maker-ca.pem, registered in
+      every region for JITP), as a factory line does; scripts/factory-sign.sh
+      does the same with openssl for a maker's own CA.
 `
 
 func main() {
@@ -56,6 +60,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return serve(ctx, args[1:], stdout, stderr)
 	case "things":
 		return things(ctx, args[1:], stdout, stderr)
+	case "sign-csr":
+		return signCSR(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
