@@ -355,6 +355,7 @@ func (c *Cloud) startControlPlane() error {
 		},
 		SetRecordHealth: func(id string, healthy bool) error { return c.dns.SetHealthy(id, healthy) },
 		SetRegionDown:   c.SetRegionDown,
+		SetFaults:       c.setFaultsJSON,
 		AdvanceClock:    func(d time.Duration) (time.Time, error) { return c.AdvanceClock(d), nil },
 		Now:             c.clock.Now,
 	})

@@ -44,6 +44,10 @@ type Options struct {
 	// that wraps ErrNotFound answers 404, ErrInvalidArgument 400, anything else 500.
 	SetRecordHealth func(setID string, healthy bool) error
 	SetRegionDown   func(region string, down bool) error
+	// SetFaults replaces a region's injected faults with those a JSON document
+	// describes (its shape is the caller's; an error wrapping ErrInvalidArgument
+	// answers 400).
+	SetFaults func(region string, doc []byte) error
 	AdvanceClock    func(d time.Duration) (time.Time, error)
 	Now             func() time.Time
 }

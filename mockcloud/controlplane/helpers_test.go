@@ -1,6 +1,7 @@
 package controlplane
 
 import (
+	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -8,6 +9,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/json"
 	"encoding/pem"
+	"fmt"
 	"io"
 	"math/big"
 	"net/http"
@@ -196,6 +198,12 @@ func newFixture(t testing.TB) *fixture {
 		},
 		SetRegionDown: func(region string, down bool) error {
 			return log.add("down " + region + " " + boolStr(down))
+		},
+		SetFaults: func(region string, doc []byte) error {
+			if bytes.Contains(doc, []byte("bogus")) {
+				return fmt.Errorf("%w: faults: unknown field \"bogus\"", ErrInvalidArgument)
+			}
+			return log.add("faults " + region + " " + string(doc))
 		},
 		AdvanceClock: func(d time.Duration) (time.Time, error) {
 			return time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC).Add(d), log.add("advance " + d.String())

@@ -95,6 +95,29 @@ func (h *Handler) mockCall(r *http.Request, segs []string) (any, string, error) 
 				Healthy bool   `json:"healthy"`
 			}{segs[2], *b.Healthy}, nil
 		})
+	case is("regions", "*", "faults"):
+		return onlyMethod(r, http.MethodPost, "SetFaults", func() (any, error) {
+			if h.opts.SetFaults == nil {
+				return nil, notImplemented("SetFaults")
+			}
+			data, err := io.ReadAll(io.LimitReader(r.Body, maxMockBody+1))
+			if err != nil {
+				return nil, apiErr(codeInvalidRequest, "read body: "+err.Error())
+			}
+			if len(data) > maxMockBody {
+				return nil, apiErr(codeInvalidRequest, fmt.Sprintf("body larger than %d bytes", maxMockBody))
+			}
+			if _, ok := h.regions[segs[1]]; !ok {
+				return nil, apiErr(codeNotFound, fmt.Sprintf("no region %q", segs[1]))
+			}
+			if err := h.opts.SetFaults(segs[1], data); err != nil {
+				return nil, err
+			}
+			return struct {
+				Region string          `json:"region"`
+				Faults json.RawMessage `json:"faults"`
+			}{segs[1], json.RawMessage(data)}, nil
+		})
 	case is("regions", "*", "down"):
 		return onlyMethod(r, http.MethodPost, "SetRegionDown", func() (any, error) {
 			if h.opts.SetRegionDown == nil {

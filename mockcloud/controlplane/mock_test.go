@@ -32,6 +32,8 @@ func TestMockCalls(t *testing.T) {
 			map[string]any{"region": "us-east-1", "down": true}, "down us-east-1 true"},
 		{"region up", http.MethodPost, "/_mockcloud/regions/us-east-1/down", ` {"down":false} `,
 			map[string]any{"region": "us-east-1", "down": false}, "down us-east-1 false"},
+		{"faults", http.MethodPost, "/_mockcloud/regions/us-east-1/faults", `{"loseReply":{"times":1}}`,
+			map[string]any{"region": "us-east-1", "faults": map[string]any{"loseReply": map[string]any{"times": float64(1)}}}, `faults us-east-1 {"loseReply":{"times":1}}`},
 		{"advance", http.MethodPost, "/_mockcloud/clock/advance", `{"seconds":3600.5}`,
 			map[string]any{"now": "2026-11-28T13:00:00.5Z", "epoch": float64(time.Date(2026, 11, 28, 13, 0, 0, 0, time.UTC).Unix()) + 0.5}, "advance 1h0m0.5s"},
 		{"clock", http.MethodGet, "/_mockcloud/clock", "",
@@ -70,6 +72,8 @@ func TestMockCallErrors(t *testing.T) {
 		{"negative seconds", http.MethodPost, "/_mockcloud/clock/advance", `{"seconds":-1}`, 400, codeInvalidRequest},
 		{"too many seconds", http.MethodPost, "/_mockcloud/clock/advance", `{"seconds":1e300}`, 400, codeInvalidRequest},
 		{"unknown region", http.MethodPost, "/_mockcloud/regions/mars-1/down", `{"down":true}`, 404, codeNotFound},
+		{"faults of an unknown region", http.MethodPost, "/_mockcloud/regions/mars-1/faults", `{}`, 404, codeNotFound},
+		{"faults refused by the hook", http.MethodPost, "/_mockcloud/regions/us-east-1/faults", `{"bogus":1}`, 400, codeInvalidRequest},
 		{"huge body", http.MethodPost, "/_mockcloud/dns/records/a/health", `{"healthy":true,"x":"` + strings.Repeat("x", maxMockBody) + `"}`, 400, codeInvalidRequest},
 	}
 	for _, tc := range tests {
@@ -109,6 +113,7 @@ func TestMockHooksMissing(t *testing.T) {
 	for _, c := range []struct{ method, path, body string }{
 		{http.MethodPost, "/_mockcloud/dns/records/x/health", `{"healthy":true}`},
 		{http.MethodPost, "/_mockcloud/regions/eu-west-1/down", `{"down":true}`},
+		{http.MethodPost, "/_mockcloud/regions/eu-west-1/faults", `{}`},
 		{http.MethodPost, "/_mockcloud/clock/advance", `{"seconds":1}`},
 		{http.MethodGet, "/_mockcloud/clock", ""},
 	} {
