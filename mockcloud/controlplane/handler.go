@@ -47,9 +47,9 @@ type Options struct {
 	// SetFaults replaces a region's injected faults with those a JSON document
 	// describes (its shape is the caller's; an error wrapping ErrInvalidArgument
 	// answers 400).
-	SetFaults func(region string, doc []byte) error
-	AdvanceClock    func(d time.Duration) (time.Time, error)
-	Now             func() time.Time
+	SetFaults    func(region string, doc []byte) error
+	AdvanceClock func(d time.Duration) (time.Time, error)
+	Now          func() time.Time
 }
 
 // Handler serves the control plane. It holds no state of its own beyond its
