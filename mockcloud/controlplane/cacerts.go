@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"slices"
-	"strings"
 
 	"github.com/fleetboot/fleetboot/mockcloud/iotcore/registry"
 	"github.com/fleetboot/fleetboot/mockcloud/iotcore/template"
@@ -102,25 +101,9 @@ func checkJITPTemplate(store *registry.Store, rc *registrationConfig) error {
 	return nil
 }
 
-type caSummary struct {
-	CertificateArn  string `json:"certificateArn"`
-	CertificateID   string `json:"certificateId"`
-	Status          string `json:"status"`
-	CertificateMode string `json:"certificateMode"`
-	CreationDate    *epoch `json:"creationDate,omitempty"`
-}
-
 // listCACertificates is ListCACertificates: by creation date, newest first unless
 // isAscendingOrder=true; marker/pageSize paging. templateName filters.
 func listCACertificates(c *call) (any, error) {
-	limit, token, err := c.pageArgs("pageSize", "marker")
-	if err != nil {
-		return nil, err
-	}
-	asc, _, err := c.boolArg("isAscendingOrder")
-	if err != nil {
-		return nil, err
-	}
 	cas, err := c.store.ListCACertificates()
 	if err != nil {
 		return nil, err
@@ -128,25 +111,9 @@ func listCACertificates(c *call) (any, error) {
 	if name := c.query.Get("templateName"); name != "" {
 		cas = slices.DeleteFunc(cas, func(x registry.CACertificate) bool { return x.TemplateName != name })
 	}
-	key := func(x registry.CACertificate) string { return timeKey(x.CreatedAt, x.ID) }
-	slices.SortFunc(cas, func(a, b registry.CACertificate) int {
-		if asc {
-			return strings.Compare(key(a), key(b))
-		}
-		return strings.Compare(key(b), key(a))
-	})
-	page, next, err := paginate(cas, key, !asc, token, limit)
-	if err != nil {
-		return nil, err
-	}
-	out := struct {
-		Certificates []caSummary `json:"certificates"`
-		NextMarker   string      `json:"nextMarker,omitempty"`
-	}{Certificates: []caSummary{}, NextMarker: next}
-	for _, x := range page {
-		out.Certificates = append(out.Certificates, caSummary{x.ARN, x.ID, x.Status, modeDefault, ts(x.CreatedAt)})
-	}
-	return out, nil
+	return certificatePage(c, cas, func(x registry.CACertificate) certSummary {
+		return certSummary{x.ARN, x.ID, x.Status, modeDefault, ts(x.CreatedAt)}
+	}, func(x registry.CACertificate) string { return timeKey(x.CreatedAt, x.ID) })
 }
 
 // describeCACertificate is DescribeCACertificate.

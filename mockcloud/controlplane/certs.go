@@ -36,6 +36,18 @@ type certSummary struct {
 // listCertificates is ListCertificates: by creation date, newest first unless
 // isAscendingOrder=true; marker/pageSize paging.
 func listCertificates(c *call) (any, error) {
+	certs, err := c.store.ListCertificates("")
+	if err != nil {
+		return nil, err
+	}
+	return certificatePage(c, certs, func(x registry.Certificate) certSummary {
+		return certSummary{x.ARN, x.ID, x.Status, certMode(&x), ts(x.CreatedAt)}
+	}, func(x registry.Certificate) string { return timeKey(x.CreatedAt, x.ID) })
+}
+
+// certificatePage is the page of items a List*Certificates call asks for, by
+// creation date (key), newest first unless isAscendingOrder=true.
+func certificatePage[T any](c *call, items []T, summary func(T) certSummary, key func(T) string) (any, error) {
 	limit, token, err := c.pageArgs("pageSize", "marker")
 	if err != nil {
 		return nil, err
@@ -44,18 +56,13 @@ func listCertificates(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	certs, err := c.store.ListCertificates("")
-	if err != nil {
-		return nil, err
-	}
-	key := func(x registry.Certificate) string { return timeKey(x.CreatedAt, x.ID) }
-	slices.SortFunc(certs, func(a, b registry.Certificate) int {
+	slices.SortFunc(items, func(a, b T) int {
 		if asc {
 			return strings.Compare(key(a), key(b))
 		}
 		return strings.Compare(key(b), key(a))
 	})
-	page, next, err := paginate(certs, key, !asc, token, limit)
+	page, next, err := paginate(items, key, !asc, token, limit)
 	if err != nil {
 		return nil, err
 	}
@@ -64,7 +71,7 @@ func listCertificates(c *call) (any, error) {
 		NextMarker   string        `json:"nextMarker,omitempty"`
 	}{Certificates: []certSummary{}, NextMarker: next}
 	for _, x := range page {
-		out.Certificates = append(out.Certificates, certSummary{x.ARN, x.ID, x.Status, certMode(&x), ts(x.CreatedAt)})
+		out.Certificates = append(out.Certificates, summary(x))
 	}
 	return out, nil
 }

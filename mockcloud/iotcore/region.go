@@ -207,43 +207,28 @@ func (r *Region) Start(ctx context.Context) error {
 	r.addr = netip.MustParseAddrPort(nl.Addr().String())
 	r.keys.start(r.ctx)
 	r.wg.Add(2)
-	go r.sweep()
-	go r.checkSessions()
+	go r.every(r.cfg.SweepInterval, "token sweep", r.SweepExpiredTokens)
+	go r.every(r.cfg.SessionCheckInterval, "session check", r.DisconnectInactive)
 	r.started = true
 	r.log.Info("region listening", zap.Stringer("addr", r.addr), zap.String("endpoint", r.Endpoint()))
 	return nil
 }
 
-// sweep deletes expired ownership tokens and their never-activated certificates.
-func (r *Region) sweep() {
+// every runs fn each interval until the region closes; a failure is logged as what.
+// The token sweep deletes expired ownership tokens and their never-activated
+// certificates; the session check closes the connections whose certificate is no
+// longer ACTIVE, whoever changed its status.
+func (r *Region) every(interval time.Duration, what string, fn func() (int, error)) {
 	defer r.wg.Done()
-	t := time.NewTicker(r.cfg.SweepInterval)
+	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
 		select {
 		case <-r.ctx.Done():
 			return
 		case <-t.C:
-			if _, err := r.SweepExpiredTokens(); err != nil && !errors.Is(err, registry.ErrClosed) {
-				r.log.Warn("token sweep", zap.Error(err))
-			}
-		}
-	}
-}
-
-// checkSessions closes, every SessionCheckInterval, the connections whose
-// certificate is no longer ACTIVE, whoever changed its status.
-func (r *Region) checkSessions() {
-	defer r.wg.Done()
-	t := time.NewTicker(r.cfg.SessionCheckInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-r.ctx.Done():
-			return
-		case <-t.C:
-			if _, err := r.DisconnectInactive(); err != nil && !errors.Is(err, registry.ErrClosed) {
-				r.log.Warn("session check", zap.Error(err))
+			if _, err := fn(); err != nil && !errors.Is(err, registry.ErrClosed) {
+				r.log.Warn(what, zap.Error(err))
 			}
 		}
 	}
