@@ -261,10 +261,13 @@ func (k *Keystore) Certificate(ctx context.Context) (*x509.Certificate, []*x509.
 		}
 		return nil, nil, err
 	}
-	return parseCerts(snap)
+	return ParseCertificates(snap)
 }
 
-func parseCerts(snap *Snapshot) (*x509.Certificate, []*x509.Certificate, error) {
+// ParseCertificates reads the leaf (CertFile) and chain (ChainFile, optional) of
+// a loaded generation; backends that keep their key elsewhere, such as the TPM
+// one, store their certificates the same way.
+func ParseCertificates(snap *Snapshot) (*x509.Certificate, []*x509.Certificate, error) {
 	cf, ok := snap.Files[CertFile]
 	if !ok {
 		return nil, nil, fmt.Errorf("no certificate in generation %s: %w", snap.Generation, keystore.ErrNotFound)
@@ -284,6 +287,16 @@ func parseCerts(snap *Snapshot) (*x509.Certificate, []*x509.Certificate, error) 
 		}
 	}
 	return leafs[0], chain, nil
+}
+
+// CertificateFiles are the files of a generation that hold leaf and chain, as
+// ParseCertificates reads them.
+func CertificateFiles(leaf *x509.Certificate, chain []*x509.Certificate) map[string][]byte {
+	files := map[string][]byte{CertFile: keystore.EncodeCertificatesPEM(leaf)}
+	if len(chain) > 0 {
+		files[ChainFile] = keystore.EncodeCertificatesPEM(chain...)
+	}
+	return files
 }
 
 // GenerateKey makes and stores a key if there is none. With a key present it
@@ -341,13 +354,8 @@ func (k *Keystore) StoreCertificate(ctx context.Context, leaf *x509.Certificate,
 		if err := keystore.MatchCertificate(s.Public(), leaf); err != nil {
 			return nil, err
 		}
-		files := map[string][]byte{
-			KeyFile:  append([]byte(nil), cur.Files[KeyFile].Data...),
-			CertFile: keystore.EncodeCertificatesPEM(leaf),
-		}
-		if len(chain) > 0 {
-			files[ChainFile] = keystore.EncodeCertificatesPEM(chain...)
-		}
+		files := CertificateFiles(leaf, chain)
+		files[KeyFile] = append([]byte(nil), cur.Files[KeyFile].Data...)
 		return files, nil
 	})
 	if err != nil {
@@ -379,10 +387,8 @@ func (k *Keystore) ImportIdentity(ctx context.Context, key crypto.PrivateKey, le
 		return fmt.Errorf("import identity: %w", err)
 	}
 	defer clear(pemKey)
-	files := map[string][]byte{KeyFile: pemKey, CertFile: keystore.EncodeCertificatesPEM(leaf)}
-	if len(chain) > 0 {
-		files[ChainFile] = keystore.EncodeCertificatesPEM(chain...)
-	}
+	files := CertificateFiles(leaf, chain)
+	files[KeyFile] = pemKey
 	_, err = k.gens.Update(ctx, nil, func(*Snapshot) (map[string][]byte, error) { return files, nil })
 	if err != nil {
 		return fmt.Errorf("import identity: %w", err)

@@ -54,7 +54,7 @@ func FuzzLoadPEM(f *testing.F) {
 		default:
 			t.Fatalf("Signer: unexpected error kind: %v", err)
 		}
-		leaf, _, err := parseCerts(snap)
+		leaf, _, err := ParseCertificates(snap)
 		switch {
 		case err == nil:
 			if leaf == nil {
@@ -106,7 +106,7 @@ func TestLoadFromDiskMatchesParse(t *testing.T) {
 			t.Fatalf("input %d: Signer %v, parseKey %v", i, errDisk, errMem)
 		}
 		_, _, errDisk = ks.Certificate(ctx)
-		_, _, errMem = parseCerts(snap)
+		_, _, errMem = ParseCertificates(snap)
 		if fmt.Sprint(errDisk) != fmt.Sprint(errMem) {
 			t.Fatalf("input %d: Certificate %v, parseCerts %v", i, errDisk, errMem)
 		}

@@ -176,7 +176,7 @@ func (k *Keystore) ImportIdentity(ctx context.Context, key crypto.PrivateKey, le
 			return fmt.Errorf("import identity: %w", err)
 		}
 	}
-	files := certFiles(leaf, chain)
+	files := file.CertificateFiles(leaf, chain)
 	if _, err := k.gens.Update(ctx, nil, func(*file.Snapshot) (map[string][]byte, error) { return files, nil }); err != nil {
 		return fmt.Errorf("import identity: store certificate: %w", err)
 	}

@@ -23,8 +23,8 @@ import (
 
 // File names in the certificate folder.
 const (
-	CertFile  = "cert.pem"
-	ChainFile = "chain.pem"
+	CertFile  = file.CertFile
+	ChainFile = file.ChainFile
 )
 
 func init() {
@@ -287,7 +287,7 @@ func (k *Keystore) Certificate(ctx context.Context) (*x509.Certificate, []*x509.
 		}
 		return nil, nil, err
 	}
-	leaf, chain, err := parseCerts(snap)
+	leaf, chain, err := file.ParseCertificates(snap)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -306,35 +306,6 @@ func (k *Keystore) Certificate(ctx context.Context) (*x509.Certificate, []*x509.
 	return leaf, chain, nil
 }
 
-func parseCerts(snap *file.Snapshot) (*x509.Certificate, []*x509.Certificate, error) {
-	cf, ok := snap.Files[CertFile]
-	if !ok {
-		return nil, nil, fmt.Errorf("no certificate in generation %s: %w", snap.Generation, keystore.ErrNotFound)
-	}
-	leafs, err := keystore.ParseCertificatesPEM(cf.Data)
-	if err != nil {
-		return nil, nil, fmt.Errorf("certificate file %s: %w", cf.Path, err)
-	}
-	if len(leafs) != 1 {
-		return nil, nil, fmt.Errorf("certificate file %s: %w: %d certificates, want the leaf alone", cf.Path, keystore.ErrCorrupt, len(leafs))
-	}
-	var chain []*x509.Certificate
-	if f, ok := snap.Files[ChainFile]; ok {
-		if chain, err = keystore.ParseCertificatesPEM(f.Data); err != nil {
-			return nil, nil, fmt.Errorf("chain file %s: %w", f.Path, err)
-		}
-	}
-	return leafs[0], chain, nil
-}
-
-func certFiles(leaf *x509.Certificate, chain []*x509.Certificate) map[string][]byte {
-	files := map[string][]byte{CertFile: keystore.EncodeCertificatesPEM(leaf)}
-	if len(chain) > 0 {
-		files[ChainFile] = keystore.EncodeCertificatesPEM(chain...)
-	}
-	return files
-}
-
 // StoreCertificate stores leaf and chain for the key at the handle.
 func (k *Keystore) StoreCertificate(ctx context.Context, leaf *x509.Certificate, chain []*x509.Certificate) error {
 	if leaf == nil {
@@ -351,7 +322,7 @@ func (k *Keystore) StoreCertificate(ctx context.Context, leaf *x509.Certificate,
 	if err := keystore.MatchCertificate(s.Public(), leaf); err != nil {
 		return fmt.Errorf("store certificate: %w", err)
 	}
-	files := certFiles(leaf, chain)
+	files := file.CertificateFiles(leaf, chain)
 	if _, err := k.gens.Update(ctx, nil, func(*file.Snapshot) (map[string][]byte, error) { return files, nil }); err != nil {
 		return fmt.Errorf("store certificate: %w", err)
 	}
