@@ -75,36 +75,9 @@ func newAgent(t *testing.T, cfg *agent.Config, opts agent.Options) *agent.Agent 
 // exactly one ACTIVE certificate attached to it.
 func checkOneIdentity(t *testing.T, c *mockcloud.Cloud, region, thing string) {
 	t.Helper()
-	reg := c.Region(region).Registry()
-	things, err := reg.ListThings(registry.ThingFilter{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := 0
-	for _, th := range things {
-		if th.Name == thing {
-			n++
-		}
-	}
-	if n != 1 {
-		t.Fatalf("region %s: %d things named %s, want 1 (all: %v)", region, n, thing, things)
-	}
-	principals, err := reg.PrincipalsForThing(thing)
-	if err != nil {
-		t.Fatal(err)
-	}
-	active := 0
-	for _, p := range principals {
-		cert, err := reg.GetCertificate(p)
-		if err != nil {
-			t.Fatalf("principal %s: %v", p, err)
-		}
-		if cert.Status == registry.StatusActive {
-			active++
-		}
-	}
-	if active != 1 {
-		t.Fatalf("thing %s: %d ACTIVE certificates attached, want 1", thing, active)
+	checkOneThing(t, c, region, thing)
+	if active := activeFor(t, c, region, thing); len(active) != 1 {
+		t.Fatalf("thing %s: ACTIVE certificates attached %v, want 1", thing, active)
 	}
 }
 

@@ -187,13 +187,22 @@ func (r *rigProc) api(t *testing.T, region, path string, out any) int {
 // and returns how many certificates in the region are still pending (orphans).
 func (r *rigProc) oneIdentity(t *testing.T, region, thing string) (orphans int) {
 	t.Helper()
+	if active := r.activeCertificates(t, region, thing); len(active) != 1 {
+		t.Fatalf("thing %s: ACTIVE certificates %v, want 1", thing, active)
+	}
+	return r.pendingIn(t, region)
+}
+
+// activeCertificates lists the ACTIVE certificates attached to thing in region.
+func (r *rigProc) activeCertificates(t *testing.T, region, thing string) []string {
+	t.Helper()
 	var principals struct {
 		Principals []string `json:"principals"`
 	}
 	if code := r.api(t, region, "/things/"+thing+"/principals", &principals); code != 200 {
 		t.Fatalf("thing %s in %s: HTTP %d", thing, region, code)
 	}
-	active := 0
+	var active []string
 	for _, arn := range principals.Principals {
 		id := arn[strings.LastIndex(arn, "/")+1:]
 		var d struct {
@@ -201,26 +210,38 @@ func (r *rigProc) oneIdentity(t *testing.T, region, thing string) (orphans int) 
 				Status string `json:"status"`
 			} `json:"certificateDescription"`
 		}
-		r.api(t, region, "/certificates/"+id, &d)
+		if code := r.api(t, region, "/certificates/"+id, &d); code != 200 {
+			t.Fatalf("certificate %s in %s: HTTP %d", id, region, code)
+		}
 		if d.CertificateDescription.Status == "ACTIVE" {
-			active++
+			active = append(active, id)
 		}
 	}
-	if active != 1 {
-		t.Fatalf("thing %s: %d ACTIVE certificates (principals %v), want 1", thing, active, principals.Principals)
-	}
+	return active
+}
+
+// pendingIn counts the certificates of region that were issued and never activated.
+func (r *rigProc) pendingIn(t *testing.T, region string) int {
+	t.Helper()
 	var certs struct {
 		Certificates []struct {
 			Status string `json:"status"`
 		} `json:"certificates"`
+		NextMarker string `json:"nextMarker"`
 	}
-	r.api(t, region, "/certificates?pageSize=250", &certs)
+	if code := r.api(t, region, "/certificates?pageSize=250", &certs); code != 200 {
+		t.Fatalf("list certificates in %s: HTTP %d", region, code)
+	}
+	if certs.NextMarker != "" {
+		t.Fatalf("more than 250 certificates in %s", region)
+	}
+	n := 0
 	for _, c := range certs.Certificates {
 		if c.Status == "PENDING_ACTIVATION" {
-			orphans++
+			n++
 		}
 	}
-	return orphans
+	return n
 }
 
 func TestProcessFirstBootAndRun(t *testing.T) {

@@ -307,56 +307,13 @@ func (d *device) stateDebris(t *testing.T) int {
 	return len(m)
 }
 
-// activeCertificates lists the ACTIVE certificates attached to thing in region.
-func (r *rigProc) activeCertificates(t *testing.T, region, thing string) []string {
-	t.Helper()
-	var principals struct {
-		Principals []string `json:"principals"`
-	}
-	if code := r.api(t, region, "/things/"+thing+"/principals", &principals); code != 200 {
-		t.Fatalf("thing %s in %s: HTTP %d", thing, region, code)
-	}
-	var active []string
-	for _, arn := range principals.Principals {
-		id := arn[strings.LastIndex(arn, "/")+1:]
-		var d struct {
-			CertificateDescription struct {
-				Status string `json:"status"`
-			} `json:"certificateDescription"`
-		}
-		if code := r.api(t, region, "/certificates/"+id, &d); code != 200 {
-			t.Fatalf("certificate %s in %s: HTTP %d", id, region, code)
-		}
-		if d.CertificateDescription.Status == "ACTIVE" {
-			active = append(active, id)
-		}
-	}
-	return active
-}
-
 // pendingCertificates counts certificates in every region of the rig that were
 // issued and never activated.
 func (r *rigProc) pendingCertificates(t *testing.T) int {
 	t.Helper()
 	n := 0
 	for _, at := range soakRegions {
-		var certs struct {
-			Certificates []struct {
-				Status string `json:"status"`
-			} `json:"certificates"`
-			NextMarker string `json:"nextMarker"`
-		}
-		if code := r.api(t, at.region, "/certificates?pageSize=250", &certs); code != 200 {
-			t.Fatalf("list certificates in %s: HTTP %d", at.region, code)
-		}
-		if certs.NextMarker != "" {
-			t.Fatalf("more than 250 certificates in %s", at.region)
-		}
-		for _, c := range certs.Certificates {
-			if c.Status == "PENDING_ACTIVATION" {
-				n++
-			}
-		}
+		n += r.pendingIn(t, at.region)
 	}
 	return n
 }
