@@ -85,53 +85,62 @@ func ParseFaults(doc []byte) (iotcore.Faults, error) {
 		}
 		return out, nil
 	}
-	var err error
 	if j.LoseReply != nil {
-		m, e := match("loseReply", *j.LoseReply)
-		f.LoseReply, err = &m, e
-	}
-	if err == nil && j.DuplicateReply != nil {
-		m, e := match("duplicateReply", *j.DuplicateReply)
-		f.DuplicateReply, err = &m, e
-	}
-	if err == nil && j.DelayReply != nil {
-		m, e := match("delayReply", j.DelayReply.MatchJSON)
-		if e == nil && j.DelayReply.Ms <= 0 {
-			e = fmt.Errorf("faults delayReply.ms: %d, want a positive delay", j.DelayReply.Ms)
+		m, err := match("loseReply", *j.LoseReply)
+		if err != nil {
+			return iotcore.Faults{}, err
 		}
-		f.DelayReply, err = &iotcore.Delay{Match: m, By: time.Duration(j.DelayReply.Ms) * time.Millisecond}, e
+		f.LoseReply = &m
 	}
-	if err == nil && j.Throttle != nil {
-		m, e := match("throttle", j.Throttle.MatchJSON)
-		if e == nil && j.Throttle.StatusCode != 0 && (j.Throttle.StatusCode < 400 || j.Throttle.StatusCode > 599) {
-			e = fmt.Errorf("faults throttle.statusCode: %d is not an error status", j.Throttle.StatusCode)
+	if j.DuplicateReply != nil {
+		m, err := match("duplicateReply", *j.DuplicateReply)
+		if err != nil {
+			return iotcore.Faults{}, err
 		}
-		f.Throttle, err = &iotcore.Throttle{Match: m, StatusCode: j.Throttle.StatusCode}, e
+		f.DuplicateReply = &m
 	}
-	if err == nil && j.Drop != nil {
-		m, e := match("drop", j.Drop.MatchJSON)
-		switch at := iotcore.DropStep(j.Drop.At); at {
+	if d := j.DelayReply; d != nil {
+		m, err := match("delayReply", d.MatchJSON)
+		if err != nil {
+			return iotcore.Faults{}, err
+		}
+		if d.Ms <= 0 {
+			return iotcore.Faults{}, fmt.Errorf("faults delayReply.ms: %d, want a positive delay", d.Ms)
+		}
+		f.DelayReply = &iotcore.Delay{Match: m, By: time.Duration(d.Ms) * time.Millisecond}
+	}
+	if th := j.Throttle; th != nil {
+		m, err := match("throttle", th.MatchJSON)
+		if err != nil {
+			return iotcore.Faults{}, err
+		}
+		if th.StatusCode != 0 && (th.StatusCode < 400 || th.StatusCode > 599) {
+			return iotcore.Faults{}, fmt.Errorf("faults throttle.statusCode: %d is not an error status", th.StatusCode)
+		}
+		f.Throttle = &iotcore.Throttle{Match: m, StatusCode: th.StatusCode}
+	}
+	if d := j.Drop; d != nil {
+		m, err := match("drop", d.MatchJSON)
+		if err != nil {
+			return iotcore.Faults{}, err
+		}
+		switch at := iotcore.DropStep(d.At); at {
 		case iotcore.DropAtConnect, iotcore.DropAtSubscribe, iotcore.DropAtRequest, iotcore.DropAfterRequest:
+			f.Drop = &iotcore.Drop{Match: m, At: at}
 		default:
-			if e == nil {
-				e = fmt.Errorf("faults drop.at: %q, want connect, subscribe, request or after-request", j.Drop.At)
-			}
+			return iotcore.Faults{}, fmt.Errorf("faults drop.at: %q, want connect, subscribe, request or after-request", d.At)
 		}
-		f.Drop, err = &iotcore.Drop{Match: m, At: iotcore.DropStep(j.Drop.At)}, e
 	}
-	if err == nil && j.StallHandshake != nil {
-		if j.StallHandshake.Times < 0 {
-			err = fmt.Errorf("faults stallHandshake.times: %d is negative", j.StallHandshake.Times)
+	if st := j.StallHandshake; st != nil {
+		if st.Times < 0 {
+			return iotcore.Faults{}, fmt.Errorf("faults stallHandshake.times: %d is negative", st.Times)
 		}
-		f.StallHandshake = &iotcore.Stall{Times: j.StallHandshake.Times}
+		f.StallHandshake = &iotcore.Stall{Times: st.Times}
 	}
-	if err == nil && j.ClientIDConnectIntervalMs < 0 {
-		err = fmt.Errorf("faults clientIdConnectIntervalMs: %d is negative", j.ClientIDConnectIntervalMs)
+	if j.ClientIDConnectIntervalMs < 0 {
+		return iotcore.Faults{}, fmt.Errorf("faults clientIdConnectIntervalMs: %d is negative", j.ClientIDConnectIntervalMs)
 	}
 	f.ClientIDConnectInterval = time.Duration(j.ClientIDConnectIntervalMs) * time.Millisecond
-	if err != nil {
-		return iotcore.Faults{}, err
-	}
 	return f, nil
 }
 
