@@ -47,6 +47,14 @@ type Options struct {
 	Resolver Resolver
 	// Keystore defaults to keystore.Open(Config.Keystore.URI).
 	Keystore keystore.Keystore
+	// State defaults to DirStore(Config.StateDir).
+	State StateStore
+	// Claim, if set, is the claim certificate and key already loaded, used instead
+	// of reading Config's claim files at each provisioning; Roots likewise replaces
+	// reading Config.Endpoint's root CAs. A simulator loads them once for all its
+	// devices.
+	Claim *tls.Certificate
+	Roots *x509.CertPool
 	// Dial defaults to provisioning.Dial.
 	Dial Dialer
 	// Observe receives each step's duration as it ends.
@@ -71,6 +79,8 @@ type Agent struct {
 	resolver Resolver
 	ks       keystore.Keystore
 	ownKS    bool
+	store    StateStore
+	claim    *tls.Certificate
 	dial     Dialer
 	// accepted is the connection a JITP registration was accepted on, kept as
 	// the permanent one: AWS allows one connect per second per client id, so a
@@ -110,6 +120,12 @@ func New(ctx context.Context, opts Options) (*Agent, error) {
 		fault:   opts.FaultPoint,
 		environ: opts.Environ,
 		retry:   opts.Retry,
+		store:   opts.State,
+		claim:   opts.Claim,
+		roots:   opts.Roots,
+	}
+	if a.store == nil {
+		a.store = DirStore(cfg.StateDir)
 	}
 	if a.log == nil {
 		a.log = zap.NewNop()
@@ -123,11 +139,13 @@ func New(ctx context.Context, opts Options) (*Agent, error) {
 	if a.environ == nil {
 		a.environ = os.Environ()
 	}
-	roots, err := loadRoots(cfg.Endpoint)
-	if err != nil {
-		return nil, configErr("load root CAs", err)
+	if a.roots == nil {
+		roots, err := loadRoots(cfg.Endpoint)
+		if err != nil {
+			return nil, configErr("load root CAs", err)
+		}
+		a.roots = roots
 	}
-	a.roots = roots
 	a.resolver = opts.Resolver
 	if a.resolver == nil {
 		r, err := newResolver(cfg.DNS, a.log)
@@ -144,7 +162,7 @@ func New(ctx context.Context, opts Options) (*Agent, error) {
 		}
 		a.ks, a.ownKS = ks, true
 	}
-	st, err := LoadState(cfg.StateDir)
+	st, err := a.store.Load()
 	if err != nil {
 		a.Close()
 		return nil, configErr("load state", err)
@@ -256,7 +274,7 @@ func (a *Agent) save(st *State) error {
 	if trusted {
 		st.Updated = now
 	}
-	if err := SaveState(a.cfg.StateDir, st); err != nil {
+	if err := a.store.Save(st); err != nil {
 		return configErr("save state", err)
 	}
 	a.mu.Lock()
@@ -288,6 +306,9 @@ func (a *Agent) addrPorts(addrs []netip.Addr) []netip.AddrPort {
 }
 
 func (a *Agent) loadClaim() (tls.Certificate, error) {
+	if a.claim != nil {
+		return *a.claim, nil
+	}
 	c, err := tls.LoadX509KeyPair(a.cfg.Provisioning.ClaimCertificate, a.cfg.Provisioning.ClaimKey)
 	if err != nil {
 		return tls.Certificate{}, configErr("load claim certificate", err)

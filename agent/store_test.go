@@ -1,0 +1,91 @@
+package agent_test
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/fleetboot/fleetboot/agent"
+	_ "github.com/fleetboot/fleetboot/keystore/mem"
+)
+
+func TestMemStore(t *testing.T) {
+	var m agent.MemStore
+	st, err := m.Load()
+	if err != nil || st.Phase != agent.PhaseNew {
+		t.Fatalf("empty store: %+v, %v; want a new device", st, err)
+	}
+	good := &agent.State{Phase: agent.PhaseRegistered, ThingName: "gw-1", Endpoint: "e.example", Addrs: []string{"127.0.0.1"}}
+	for _, tc := range []struct {
+		name    string
+		st      *agent.State
+		wantErr bool
+	}{
+		{"registered", good, false},
+		{"credentialed without token", &agent.State{Phase: agent.PhaseCredentialed, CertificateID: "abc"}, true},
+		{"registered without thing", &agent.State{Phase: agent.PhaseRegistered, Endpoint: "e.example"}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := m.Save(tc.st)
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("save: %v, want error %v", err, tc.wantErr)
+			}
+			// A refused save keeps what was saved before.
+			got, err := m.Load()
+			if err != nil || got.ThingName != "gw-1" || got.Version != agent.StateVersion {
+				t.Fatalf("load: %+v, %v; want the registered state", got, err)
+			}
+		})
+	}
+	// What Load returns and what Save was given are copies.
+	got, _ := m.Load()
+	got.Addrs[0] = "127.0.0.9"
+	good.Addrs[0] = "127.0.0.8"
+	if again, _ := m.Load(); again.Addrs[0] != "127.0.0.1" {
+		t.Fatalf("store changed through a copy: %v", again.Addrs)
+	}
+}
+
+// TestFirstBootWithoutFiles runs a first boot the way a simulator does: state in
+// memory, claim and roots loaded once by the caller, key in a mem keystore. The
+// state folder must stay empty, and the claim files are not read: they are gone
+// before the boot starts.
+func TestFirstBootWithoutFiles(t *testing.T) {
+	c := startRig(t)
+	dir := t.TempDir()
+	cfg := deviceConfig(t, c, dir, agent.ModeCSR, "json", "203.0.113.0/24", "NOFILES-1")
+	cfg.Keystore.URI = "mem:"
+	claim, err := tls.LoadX509KeyPair(cfg.Provisioning.ClaimCertificate, cfg.Provisioning.ClaimKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pem, err := os.ReadFile(cfg.Endpoint.RootCA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(pem)
+	cfg.Provisioning.ClaimCertificate = dir + "/missing-claim.pem"
+	cfg.Provisioning.ClaimKey = dir + "/missing-claim.key"
+	cfg.Endpoint.RootCA = dir + "/missing-root.pem"
+
+	store := &agent.MemStore{}
+	a := newAgent(t, cfg, agent.Options{State: store, Claim: &claim, Roots: roots})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	st, err := a.Prove(ctx)
+	if err != nil {
+		t.Fatalf("prove: %v", err)
+	}
+	checkOneIdentity(t, c, "ap-northeast-1", st.ThingName)
+	saved, err := store.Load()
+	if err != nil || saved.Phase != agent.PhaseOnline || saved.ThingName != "gw-NOFILES-1" {
+		t.Fatalf("stored state %+v, %v; want online as gw-NOFILES-1", saved, err)
+	}
+	if ents, err := os.ReadDir(dir); err != nil || len(ents) != 0 {
+		t.Fatalf("state folder holds %v (%v); want nothing written", ents, err)
+	}
+}
