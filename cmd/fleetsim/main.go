@@ -1,5 +1,5 @@
 // Command fleetsim simulates a fleet's first boot in one process: N devices, each
-// an agent.Agent with an in-memory keystore and its own state folder, against a
+// an agent.Agent with its key and state in memory, against a
 // running rig (--config device.yaml from `mockcloud serve`) or one started in
 // process (--rig testdata/rig.yaml). It prints devices/s, time to online per step,
 // errors by class, round trips, memory, and the crypto ceiling of this machine
@@ -67,10 +67,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		noCeiling  bool
 		gcPercent  int
 		memProfile string
+		work       string
 	)
 	fs.IntVar(&p.N, "n", 100, "devices")
 	fs.StringVar(&places, "places", "us,de,jp", "places, round-robin: us (198.51.100.0/24), de (192.0.2.0/24), jp (203.0.113.0/24)")
-	fs.StringVar(&p.Mode, "mode", agent.ModeCSR, "flow: csr or keys")
+	fs.StringVar(&p.Mode, "mode", agent.ModeCSR, "flow: csr, keys or jitp")
 	fs.IntVar(&p.Concurrency, "concurrency", 0, "devices in first boot at once (0: all)")
 	fs.Float64Var(&p.Rate, "rate", 0, "arrivals per second (0: all at once)")
 	fs.BoolVar(&p.Hold, "hold", false, "keep every device online until all are (N live connections at once)")
@@ -81,7 +82,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&rigPath, "rig", "", "rig file: start the rig in this process (ephemeral addresses)")
 	fs.IntVar(&pool, "pool", -1, "with --rig: RSA key pool size (-1: the rig file's); with --config: the running rig's, for the burst estimate")
 	fs.BoolVar(&targets, "target-records", false, "with --rig: the geolocation answer carries the target's addresses")
-	fs.StringVar(&p.WorkDir, "work", "", "folder for the devices' state and the in-process rig (default: a temporary one under /dev/shm if writable, removed)")
+	fs.StringVar(&work, "work", "", "folder for the in-process rig's data (default: a temporary one under /dev/shm if writable, removed)")
 	fs.BoolVar(&quiet, "quiet", false, "no progress bar")
 	fs.BoolVar(&p.ColdPools, "cold-pools", false, "keys flow: do not fill the rig's key pools before the run (they fill from a region's first request on)")
 	fs.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the run (rig included with --rig)")
@@ -109,14 +110,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if !quiet {
 		p.Progress = stderr
 	}
-	if p.WorkDir == "" {
+	if work == "" && rigPath != "" {
 		dir, err := os.MkdirTemp(scratchDir(), "fleetsim-")
 		if err != nil {
 			fmt.Fprintf(stderr, "fleetsim: %v\n", err)
 			return 1
 		}
 		defer os.RemoveAll(dir)
-		p.WorkDir = dir
+		work = dir
 	}
 	if pool >= 0 {
 		p.KeyPoolSize = pool
@@ -159,7 +160,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			p.KeyPool = kp
 		}
 		var err error
-		cloud, err = startRig(ctx, rigPath, p.WorkDir, pool, targets)
+		cloud, err = startRig(ctx, rigPath, work, pool, targets)
 		if err != nil {
 			fmt.Fprintf(stderr, "fleetsim: %v\n", err)
 			return 1

@@ -37,7 +37,11 @@ func WriteReport(w io.Writer, r *Report) error {
 		if a := r.CeilingAfter; a != nil {
 			row("ceiling after the run", "%s", ceilingText(a))
 		}
-		row("achieved/ceiling", "%.2f", r.Ratio)
+		if p.Mode == agent.ModeCSR {
+			row("achieved/ceiling", "%.2f", r.Ratio)
+		} else {
+			row("achieved/ceiling", "%.2f (the ceiling is the csr flow's crypto)", r.Ratio)
+		}
 	} else {
 		row("crypto ceiling", "not measured")
 	}

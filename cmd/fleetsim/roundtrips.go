@@ -27,12 +27,15 @@ const claimClientIDPrefix = "fleetboot-claim-"
 //   - a SUBSCRIBE: 1 (SUBACK).
 //   - a provisioning request: 1 (the QoS 1 PUBLISH; PUBACK and the reply come back
 //     in the same flight).
+//   - a connection the cloud drops after the TLS handshake, before CONNACK: 2 (JITP's
+//     first contact: the CONNECT is answered by the drop).
 type RoundTrips struct {
 	DNS          int // resolving the global name
 	ClaimConnect int
 	Subscribe    int
 	Requests     int
 	PinnedDNS    int // resolving the pinned endpoint again, if the agent did
+	Dropped      int // connections dropped before CONNACK (JITP's first contact)
 	Connect      int // the permanent connection up to CONNACK
 	// DNSQueries is the number of DNS messages sent (both families, retries included).
 	DNSQueries int
@@ -47,9 +50,12 @@ type RoundTrips struct {
 func (r RoundTrips) Claim() int { return r.ClaimConnect + r.Subscribe + r.Requests }
 
 // Total is the first DNS query to the permanent CONNACK.
-func (r RoundTrips) Total() int { return r.DNS + r.Claim() + r.PinnedDNS + r.Connect }
+func (r RoundTrips) Total() int { return r.DNS + r.Claim() + r.PinnedDNS + r.Dropped + r.Connect }
 
 func (r RoundTrips) String() string {
+	if r.Claim() == 0 {
+		return fmt.Sprintf("%d = dns %d + dropped %d + connect %d", r.Total(), r.DNS, r.Dropped, r.Connect)
+	}
 	return fmt.Sprintf("%d = dns %d + claim connect %d + subscribe %d + requests %d + pinned dns %d + connect %d",
 		r.Total(), r.DNS, r.ClaimConnect, r.Subscribe, r.Requests, r.PinnedDNS, r.Connect)
 }
@@ -114,13 +120,35 @@ func (c *rtCounter) dialer(next agent.Dialer) agent.Dialer {
 			c.mu.Unlock()
 		}
 		prev := cfg.Observe
+		var mu sync.Mutex
+		tlsUp := false
 		cfg.Observe = func(e provisioning.Event) {
+			if e.Kind == provisioning.EventDialAttempt && e.Err == nil {
+				mu.Lock()
+				tlsUp = true
+				mu.Unlock()
+			}
 			c.event(claim, e)
 			if prev != nil {
 				prev(e)
 			}
 		}
-		return next(ctx, cfg)
+		conn, err := next(ctx, cfg)
+		mu.Lock()
+		dropped := err != nil && tlsUp
+		mu.Unlock()
+		if dropped {
+			c.dropped()
+		}
+		return conn, err
+	}
+}
+
+func (c *rtCounter) dropped() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.rt.Complete {
+		c.rt.Dropped += 2
 	}
 }
 

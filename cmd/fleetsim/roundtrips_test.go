@@ -33,7 +33,7 @@ func TestRoundTrips(t *testing.T) {
 				wire := &wireCounter{delay: 20 * time.Millisecond}
 				rep, err := Simulate(context.Background(), Params{
 					DeviceConfig: c.Files().DeviceConfig, N: 1, Mode: mode, Places: []string{"de"},
-					WorkDir: t.TempDir(), Timeout: time.Minute, WrapDial: wire.wrap,
+					Timeout: time.Minute, WrapDial: wire.wrap,
 				})
 				if err != nil {
 					t.Fatal(err)

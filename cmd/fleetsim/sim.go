@@ -19,6 +19,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/fleetboot/fleetboot/agent"
+	"github.com/fleetboot/fleetboot/keystore"
 	memks "github.com/fleetboot/fleetboot/keystore/mem"
 	"github.com/fleetboot/fleetboot/provisioning"
 )
@@ -38,7 +39,9 @@ type Params struct {
 	// N devices, placed round-robin over Places.
 	N      int
 	Places []string
-	// Mode is agent.ModeCSR or agent.ModeKeys.
+	// Mode is agent.ModeCSR, agent.ModeKeys or agent.ModeJITP; in jitp each device
+	// first gets a key and a certificate of the rig's maker CA, as on a factory
+	// line, before its first boot (not counted in its time to online).
 	Mode string
 	// Concurrency bounds the devices in first boot at once; 0 means N.
 	Concurrency int
@@ -50,8 +53,6 @@ type Params struct {
 	Hold bool
 	// Timeout bounds the whole run.
 	Timeout time.Duration
-	// WorkDir holds one state folder per device; it must exist.
-	WorkDir string
 	// Progress receives a progress bar, redrawn at most 5 times a second; nil: none.
 	Progress io.Writer
 	// CeilingTime is how long the crypto ceiling is measured; 0 skips it.
@@ -104,9 +105,9 @@ func Simulate(ctx context.Context, p Params) (*Report, error) {
 	if log == nil {
 		log = zap.NewNop()
 	}
-	base, err := agent.LoadConfig(p.DeviceConfig)
+	fl, err := loadFleet(p)
 	if err != nil {
-		return nil, fmt.Errorf("device config: %w", err)
+		return nil, err
 	}
 	rep := &Report{Params: p, Devices: p.N, Errors: map[agent.Class]int{}, StepErrors: map[agent.Class]int{}, Regions: map[string]int{}}
 
@@ -138,7 +139,7 @@ func Simulate(ctx context.Context, p Params) (*Report, error) {
 			rep.KeyPool.PoolSize = p.KeyPoolSize
 		}
 		if p.KeyPoolSize > 0 && !p.ColdPools {
-			if err := warmKeyPools(ctx, p, base, log, rep.KeyPool); err != nil {
+			if err := warmKeyPools(ctx, p, fl, log, rep.KeyPool); err != nil {
 				return nil, err
 			}
 			rep.KeyPool.Warmed = true
@@ -211,7 +212,7 @@ func Simulate(ctx context.Context, p Params) (*Report, error) {
 				}
 				settle()
 			}
-			runDevice(ctx, holdCtx, p, base, d, log, onOnline)
+			runDevice(ctx, holdCtx, p, fl, d, log, onOnline)
 			if !d.Online {
 				failed.Add(1)
 			} else if p.Hold {
@@ -257,10 +258,8 @@ func (p *Params) check() error {
 		return errors.New("no device config (--config or --rig)")
 	case p.N <= 0:
 		return fmt.Errorf("-n %d: want at least one device", p.N)
-	case p.Mode != agent.ModeCSR && p.Mode != agent.ModeKeys:
-		return fmt.Errorf("--mode %q: want csr or keys", p.Mode)
-	case p.WorkDir == "":
-		return errors.New("no work folder")
+	case p.Mode != agent.ModeCSR && p.Mode != agent.ModeKeys && p.Mode != agent.ModeJITP:
+		return fmt.Errorf("--mode %q: want csr, keys or jitp", p.Mode)
 	case p.Rate < 0:
 		return fmt.Errorf("--rate %v: negative", p.Rate)
 	}
@@ -282,9 +281,10 @@ func keystoreName(serial string) string { return "fleetsim-" + serial }
 
 // runDevice boots one device and fills d. In Hold mode it stays online until
 // holdCtx ends.
-func runDevice(ctx, holdCtx context.Context, p Params, base *agent.Config, d *Device, log *zap.Logger, onOnline func()) {
-	cfg := *base
-	cfg.StateDir = filepath.Join(p.WorkDir, d.Serial)
+func runDevice(ctx, holdCtx context.Context, p Params, fl *fleet, d *Device, log *zap.Logger, onOnline func()) {
+	cfg := *fl.base
+	// The state is kept in memory (agent.MemStore): nothing is written here.
+	cfg.StateDir = filepath.Join(os.TempDir(), "fleetsim", d.Serial)
 	cfg.Keystore.URI = "mem:" + keystoreName(d.Serial)
 	cfg.Provisioning.Mode = p.Mode
 	cfg.Provisioning.Parameters = map[string]string{"SerialNumber": d.Serial}
@@ -296,9 +296,15 @@ func runDevice(ctx, holdCtx context.Context, p Params, base *agent.Config, d *De
 		d.Err = err
 		return
 	}
-	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
-		d.Err = err
-		return
+	if p.Mode == agent.ModeJITP {
+		ks, err := keystore.Open(ctx, cfg.Keystore.URI, keystore.Options{})
+		if err == nil {
+			err = fl.manufacture(ctx, ks, thingName(d.Serial))
+		}
+		if err != nil {
+			d.Err = &agent.Error{Class: agent.ClassConfig, Step: "factory", Err: err}
+			return
+		}
 	}
 	rt := &rtCounter{}
 	resolver, err := newCountingResolver(cfg.DNS, rt)
@@ -324,7 +330,10 @@ func runDevice(ctx, holdCtx context.Context, p Params, base *agent.Config, d *De
 			onOnline()
 		}
 	}
-	a, err := agent.New(ctx, agent.Options{Config: &cfg, Logger: log.Named(d.Serial), Resolver: resolver, Dial: dial, Observe: observe})
+	a, err := agent.New(ctx, agent.Options{
+		Config: &cfg, Logger: log.Named(d.Serial), Resolver: resolver, Dial: dial, Observe: observe,
+		State: &agent.MemStore{}, Claim: fl.claim, Roots: fl.roots,
+	})
 	if err != nil {
 		d.Err = err
 		return
@@ -346,6 +355,10 @@ func runDevice(ctx, holdCtx context.Context, p Params, base *agent.Config, d *De
 	d.Region, d.Thing = st.Region, st.ThingName
 	d.RoundTrips = rt.snapshot()
 }
+
+// thingName is the thing a device's serial names: the claim flows' template
+// prefixes "gw-", and a jitp device's certificate carries the same name.
+func thingName(serial string) string { return "gw-" + serial }
 
 func randomID() string {
 	var b [3]byte

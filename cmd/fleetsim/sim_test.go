@@ -3,7 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -41,13 +43,13 @@ var placeRegion = map[string]string{"us": "us-east-1", "de": "eu-west-1", "jp": 
 
 func TestSimulate(t *testing.T) {
 	c := startTestRig(t, 4, false)
-	for _, mode := range []string{agent.ModeCSR, agent.ModeKeys} {
+	for _, mode := range []string{agent.ModeCSR, agent.ModeKeys, agent.ModeJITP} {
 		t.Run(mode, func(t *testing.T) {
 			const n = 20
 			var progress bytes.Buffer
 			rep, err := Simulate(context.Background(), Params{
 				DeviceConfig: c.Files().DeviceConfig, N: n, Mode: mode, Concurrency: 8,
-				Places: []string{"us", "de", "jp"}, WorkDir: t.TempDir(), Timeout: 2 * time.Minute,
+				Places: []string{"us", "de", "jp"}, Timeout: 2 * time.Minute,
 				Progress: &progress, CeilingTime: 100 * time.Millisecond, KeyPoolSize: 4,
 			})
 			if err != nil {
@@ -82,11 +84,21 @@ func TestSimulate(t *testing.T) {
 			if rep.PerSecond <= 0 || rep.TimeToOnline.N != n || rep.TimeToOnline.P50 <= 0 || rep.TimeToOnline.P99 < rep.TimeToOnline.P50 {
 				t.Errorf("throughput %v, time to online %+v", rep.PerSecond, rep.TimeToOnline)
 			}
+			// Every device's state is in memory: its state folder is never made.
+			for _, d := range rep.Results {
+				if _, err := os.Stat(filepath.Join(os.TempDir(), "fleetsim", d.Serial)); !errors.Is(err, os.ErrNotExist) {
+					t.Errorf("device %s: state folder: %v, want none", d.Serial, err)
+				}
+			}
 			steps := map[string]bool{}
 			for _, s := range rep.Steps {
 				steps[s.Name] = s.N == n
 			}
-			for _, s := range []string{"resolve", "claim-connect", "subscribe", "create-certificate", "register-thing", "connect", "publish-status"} {
+			want := []string{"resolve", "claim-connect", "subscribe", "create-certificate", "register-thing", "connect", "publish-status"}
+			if mode == agent.ModeJITP {
+				want = []string{"resolve", "jitp-connect", "publish-status"}
+			}
+			for _, s := range want {
 				if !steps[s] {
 					t.Errorf("step %s missing or not timed for every device: %+v", s, rep.Steps)
 				}
@@ -102,11 +114,20 @@ func TestSimulate(t *testing.T) {
 			if rep.RoundTrips.Incomplete != 0 || rep.RoundTrips.Min <= 0 {
 				t.Errorf("round trips %+v", rep.RoundTrips)
 			}
+			// JITP: the first contact is dropped after the handshake and counts 2.
+			if typ := rep.RoundTrips.Typical; mode == agent.ModeJITP && (typ.Dropped != 2 || typ.Claim() != 0 || typ.Connect != 2) {
+				t.Errorf("jitp round trips %v, want one dropped connection and no claim phase", typ)
+			}
+			for _, d := range rep.Results {
+				if n := activeAttached(t, c.Region(placeRegion[d.Place]).Registry(), d.Thing); n != 1 {
+					t.Errorf("device %s: %d ACTIVE certificates attached, want 1", d.Thing, n)
+				}
+			}
 			var out bytes.Buffer
 			if err := WriteReport(&out, rep); err != nil {
 				t.Fatal(err)
 			}
-			for _, field := range []string{"devices/s", "achieved/ceiling", "crypto ceiling", "round trips", "errors by class", "p50", "p95", "p99", "register-thing"} {
+			for _, field := range []string{"devices/s", "achieved/ceiling", "crypto ceiling", "round trips", "errors by class", "p50", "p95", "p99", want[len(want)-2]} {
 				if !strings.Contains(out.String(), field) {
 					t.Errorf("report lacks %q:\n%s", field, out.String())
 				}
@@ -131,7 +152,7 @@ func TestSimulateHold(t *testing.T) {
 		t.Run(fmt.Sprintf("concurrency %d", concurrency), func(t *testing.T) {
 			rep, err := Simulate(context.Background(), Params{
 				DeviceConfig: c.Files().DeviceConfig, N: n, Mode: agent.ModeCSR, Concurrency: concurrency,
-				Hold: true, WorkDir: t.TempDir(), Timeout: 2 * time.Minute,
+				Hold: true, Timeout: 2 * time.Minute,
 			})
 			if err != nil {
 				t.Fatal(err)
@@ -155,6 +176,21 @@ func TestSimulateHold(t *testing.T) {
 	}
 }
 
+func activeAttached(t *testing.T, reg *registry.Store, thing string) int {
+	t.Helper()
+	principals, err := reg.PrincipalsForThing(thing)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, p := range principals {
+		if cert, err := reg.GetCertificate(p); err == nil && cert.Status == registry.StatusActive {
+			n++
+		}
+	}
+	return n
+}
+
 func TestRunFlags(t *testing.T) {
 	for _, tc := range []struct {
 		name string
@@ -163,7 +199,7 @@ func TestRunFlags(t *testing.T) {
 		{"no rig", []string{"-n", "1"}},
 		{"both rigs", []string{"--rig", "x", "--config", "y"}},
 		{"unknown place", []string{"--config", "y", "--places", "mars"}},
-		{"unknown mode", []string{"--config", "y", "--mode", "jitp"}},
+		{"unknown mode", []string{"--config", "y", "--mode", "psk"}},
 		{"stray argument", []string{"--config", "y", "extra"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -230,5 +266,24 @@ func TestPercentiles(t *testing.T) {
 	}
 	if (percentiles(nil) != Percentiles{}) {
 		t.Fatal("empty sample should give zero percentiles")
+	}
+}
+
+// The jitp flow signs with the maker CA beside the device.yaml; without it the run
+// stops before any device, naming where the CA was looked for.
+func TestJITPNeedsMakerCA(t *testing.T) {
+	c := startTestRig(t, 0, false)
+	dir := t.TempDir()
+	data, err := os.ReadFile(c.Files().DeviceConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfgPath := filepath.Join(dir, "device.yaml")
+	if err := os.WriteFile(cfgPath, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Simulate(context.Background(), Params{DeviceConfig: cfgPath, N: 1, Mode: agent.ModeJITP})
+	if err == nil || !strings.Contains(err.Error(), "maker CA belongs beside "+cfgPath) || !strings.Contains(err.Error(), "maker-ca.pem") {
+		t.Fatalf("err %v, want one naming the maker CA beside %s", err, cfgPath)
 	}
 }

@@ -8,7 +8,6 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/fleetboot/fleetboot/agent"
 	memks "github.com/fleetboot/fleetboot/keystore/mem"
 )
 
@@ -19,14 +18,14 @@ const idleCPU = 0.05
 // key pool of each place's region, then waits for the pools to be full: until the
 // process is idle with an in-process rig, else for as long as the keys take to
 // make. The warm-up devices are not part of the run.
-func warmKeyPools(ctx context.Context, p Params, base *agent.Config, log *zap.Logger, kp *KeyPoolReport) error {
+func warmKeyPools(ctx context.Context, p Params, fl *fleet, log *zap.Logger, kp *KeyPoolReport) error {
 	places := slices.Compact(slices.Sorted(slices.Values(p.Places)))
 	warm := p
 	warm.Hold = false
 	runID := randomID()
 	for _, place := range places {
 		d := Device{Serial: fmt.Sprintf("SIM-%s-warm-%s", runID, place), Place: place, Subnet: placeSubnets[place]}
-		runDevice(ctx, ctx, warm, base, &d, log, func() {})
+		runDevice(ctx, ctx, warm, fl, &d, log, func() {})
 		memks.Forget(keystoreName(d.Serial))
 		if !d.Online {
 			return fmt.Errorf("warm-up device in %s: %w", place, d.Err)

@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/fleetboot/fleetboot/mockcloud"
 	"github.com/fleetboot/fleetboot/mockcloud/pki"
 )
 
@@ -51,13 +50,10 @@ func signCSR(_ context.Context, args []string, stdout, stderr io.Writer) int {
 }
 
 func signWithMakerCA(data, csrFile string, lifetime time.Duration) ([]byte, error) {
-	certPath, keyPath := filepath.Join(data, "maker-ca.pem"), filepath.Join(data, "maker-ca.key")
-	for _, p := range []string{certPath, keyPath} {
-		if _, err := os.Stat(p); err != nil {
-			return nil, fmt.Errorf("maker CA: %w (start the rig once with this data folder)", err)
-		}
+	ca, err := pki.LoadFiles(filepath.Join(data, "maker-ca.pem"), filepath.Join(data, "maker-ca.key"))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("maker CA: %w (start the rig once with this data folder)", err)
 	}
-	ca, err := pki.LoadOrCreateFiles(certPath, keyPath, mockcloud.MakerCAName)
 	if err != nil {
 		return nil, fmt.Errorf("maker CA: %w", err)
 	}

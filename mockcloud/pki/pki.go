@@ -142,6 +142,24 @@ func LoadOrCreateFiles(certPath, keyPath, commonName string) (*CA, error) {
 	return ca, nil
 }
 
+// LoadFiles reads an existing CA; unlike LoadOrCreateFiles it never makes one, so
+// a tool signing with a rig's CA cannot sign with a CA nobody registered.
+func LoadFiles(certPath, keyPath string) (*CA, error) {
+	certPEM, err := os.ReadFile(certPath)
+	if err != nil {
+		return nil, err
+	}
+	keyPEM, err := os.ReadFile(keyPath)
+	if err != nil {
+		return nil, err
+	}
+	ca, err := parseCA(certPEM, keyPEM)
+	if err != nil {
+		return nil, fmt.Errorf("CA %s: %w", certPath, err)
+	}
+	return ca, nil
+}
+
 func parseCA(certPEM, keyPEM []byte) (*CA, error) {
 	cb, _ := pem.Decode(certPEM)
 	if cb == nil || cb.Type != "CERTIFICATE" {
