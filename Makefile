@@ -15,6 +15,7 @@ all: build
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/fleetboot ./cmd/fleetboot
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/mockcloud ./cmd/mockcloud
+	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/fleetsim ./cmd/fleetsim
 
 demo: build
 	./scripts/demo.sh
