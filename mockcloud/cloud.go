@@ -353,6 +353,13 @@ func (c *Cloud) startControlPlane() error {
 			}
 			return nil
 		},
+		SetCertificateStatus: func(name, id, status string) error {
+			r := c.Region(name)
+			if r == nil {
+				return fmt.Errorf("region %s is down", name)
+			}
+			return r.SetCertificateStatus(id, status)
+		},
 		SetRecordHealth: func(id string, healthy bool) error { return c.dns.SetHealthy(id, healthy) },
 		SetRegionDown:   c.SetRegionDown,
 		SetFaults:       c.setFaultsJSON,

@@ -235,6 +235,27 @@ func TestUpdateCertificate(t *testing.T) {
 	f.do(t, http.MethodPut, "/certificates/"+strings.Repeat("a", 64)+"?newStatus=ACTIVE", euWest1, "").wantError(t, 404, codeNotFound)
 }
 
+// With SetCertificateStatus set (a running rig sets it to the region's broker),
+// UpdateCertificate goes through it, so the broker can close the connections of a
+// certificate that is no longer ACTIVE; refused changes never reach it.
+func TestUpdateCertificateThroughBroker(t *testing.T) {
+	f := newFixture(t)
+	var calls []string
+	f.h.opts.SetCertificateStatus = func(region, id, status string) error {
+		calls = append(calls, region+" "+id+" "+status)
+		return f.stores[region].SetCertificateStatus(id, status)
+	}
+	id := f.certs["claim"]
+	f.do(t, http.MethodPut, "/certificates/"+id+"?newStatus=INACTIVE", euWest1, "").wantOK(t)
+	f.do(t, http.MethodPut, "/certificates/"+id+"?newStatus=PENDING_TRANSFER", euWest1, "").wantError(t, 400, codeInvalidRequest)
+	f.do(t, http.MethodPut, "/certificates/"+id+"?newStatus=REVOKED", euWest1, "").wantOK(t)
+	f.do(t, http.MethodPut, "/certificates/"+id+"?newStatus=ACTIVE", euWest1, "").wantError(t, 406, codeCertificateState)
+	want := []string{euWest1 + " " + id + " INACTIVE", euWest1 + " " + id + " REVOKED"}
+	if !slices.Equal(calls, want) {
+		t.Fatalf("broker calls %q, want %q", calls, want)
+	}
+}
+
 func TestPolicies(t *testing.T) {
 	f := newFixture(t)
 	a := f.do(t, http.MethodGet, "/policies", euWest1, "")

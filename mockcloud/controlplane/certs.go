@@ -143,7 +143,11 @@ func updateCertificate(c *call) (any, error) {
 	if x.Status == registry.StatusRevoked && st != registry.StatusRevoked {
 		return nil, apiErr(codeCertificateState, "certificate "+id+" is REVOKED; its status cannot change")
 	}
-	if err := c.store.SetCertificateStatus(id, st); err != nil {
+	set := c.store.SetCertificateStatus
+	if hook := c.h.opts.SetCertificateStatus; hook != nil {
+		set = func(id, status string) error { return hook(c.region.Name, id, status) }
+	}
+	if err := set(id, st); err != nil {
 		return nil, err
 	}
 	return struct{}{}, nil

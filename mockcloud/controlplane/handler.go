@@ -40,6 +40,12 @@ type Options struct {
 	// is used for the handler's whole life.
 	RegistryOf func(region string) *registry.Store
 
+	// SetCertificateStatus, when set, makes UpdateCertificate's change through the
+	// region's broker, which also closes the connections using a certificate that
+	// is no longer ACTIVE at once, as AWS does; unset, only the registry changes
+	// and the broker notices at its next session check.
+	SetCertificateStatus func(region, id, status string) error
+
 	// Mock-only hooks under /_mockcloud/; a nil hook answers 501. A hook's error
 	// that wraps ErrNotFound answers 404, ErrInvalidArgument 400, anything else 500.
 	SetRecordHealth func(setID string, healthy bool) error
@@ -97,6 +103,7 @@ func New(opts Options) (*Handler, error) {
 // call is one API request after routing: the region's store and the path's
 // wildcard segments, unescaped.
 type call struct {
+	h      *Handler
 	r      *http.Request
 	region Region
 	store  *registry.Store
@@ -216,7 +223,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, op.name, apiErr(codeUnavailable, "region "+reg.Name+" is unavailable"))
 		return
 	}
-	out, err := op.fn(&call{r: r, region: reg, store: store, args: args, query: r.URL.Query()})
+	out, err := op.fn(&call{h: h, r: r, region: reg, store: store, args: args, query: r.URL.Query()})
 	if err != nil {
 		h.fail(w, r, op.name, err)
 		return
