@@ -86,11 +86,13 @@ type Agent struct {
 	// the permanent one: AWS allows one connect per second per client id, so a
 	// second connect right after it would be refused.
 	accepted *provisioning.Conn
-	observe  func(Step)
-	fault    func(Phase)
-	environ  []string
-	retry    *Backoff
-	roots    *x509.CertPool
+	// lastConnect is when the last dial with each client id ended (connect).
+	lastConnect map[string]time.Time
+	observe     func(Step)
+	fault       func(Phase)
+	environ     []string
+	retry       *Backoff
+	roots       *x509.CertPool
 
 	mu    sync.Mutex
 	state *State

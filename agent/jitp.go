@@ -56,7 +56,7 @@ func (a *Agent) provisionJITP(ctx context.Context) (*State, error) {
 		err := a.step("jitp-connect", func() error {
 			dc := a.dialConfig(cert, thing, addrs)
 			dc.Will = a.offlineWill(thing)
-			conn, err := a.dial(ctx, dc)
+			conn, err := a.connect(ctx, dc)
 			if err != nil {
 				return classify(fmt.Sprintf("connect as %q with the factory certificate", thing), err)
 			}

@@ -306,4 +306,9 @@ func TestJITPUnderConnectRateLimit(t *testing.T) {
 		t.Fatalf("permanent connect refused: %v", failed)
 	}
 	checkOneIdentity(t, c, "eu-west-1", "GW-JITP-RATE")
+	// The connect after JITP's expected drop waits out AWS's interval instead of
+	// being refused by it.
+	if n := c.Region("eu-west-1").FaultCounts().ConnectsThrottled; n != 0 {
+		t.Fatalf("%d CONNECTs refused by the per-client-id interval, want 0", n)
+	}
 }

@@ -47,7 +47,7 @@ func (a *Agent) connectPermanent(ctx context.Context) (*provisioning.Conn, error
 		}
 		dc := a.dialConfig(cert, st.ThingName, addrs)
 		dc.Will = a.offlineWill(st.ThingName)
-		c, err := a.dial(ctx, dc)
+		c, err := a.connect(ctx, dc)
 		if err != nil {
 			return classify(fmt.Sprintf("connect as %q to %s", st.ThingName, st.Endpoint), err)
 		}
