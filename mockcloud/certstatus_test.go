@@ -21,12 +21,7 @@ func TestUpdateCertificateClosesConnections(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	cfg := defaultRig(t)
-	cfg.IoT.KeyPoolSize = 0
-	c, err := Start(ctx, cfg, Options{DataDir: t.TempDir(), Ephemeral: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := startEphemeral(ctx, t, cfg)
 	region := c.defaultRegion()
 	claim, err := tls.LoadX509KeyPair(c.Files().Claim, c.Files().ClaimKey)
 	if err != nil {

@@ -171,13 +171,7 @@ func TestStartSeedsResolvesAndRestarts(t *testing.T) {
 func TestRegionDownAndUp(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	cfg := defaultRig(t)
-	cfg.IoT.KeyPoolSize = 0
-	c, err := Start(ctx, cfg, Options{DataDir: t.TempDir(), Ephemeral: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := startEphemeral(ctx, t, defaultRig(t))
 	before := regionInfo(c, "us-east-1").Addr
 	if err := c.SetRegionDown("us-east-1", true); err != nil {
 		t.Fatal(err)
@@ -194,6 +188,19 @@ func TestRegionDownAndUp(t *testing.T) {
 	if err := c.SetRegionDown("mars-north-1", true); err == nil {
 		t.Fatal("unknown region accepted")
 	}
+}
+
+// startEphemeral starts cfg without key pools on fresh loopback addresses; the
+// test's end closes it.
+func startEphemeral(ctx context.Context, t *testing.T, cfg *Config) *Cloud {
+	t.Helper()
+	cfg.IoT.KeyPoolSize = 0
+	c, err := Start(ctx, cfg, Options{DataDir: t.TempDir(), Ephemeral: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
 }
 
 func regionInfo(c *Cloud, name string) RegionInfo {

@@ -10,7 +10,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"net"
@@ -152,15 +151,7 @@ func (p *ceilingPKI) oneDevice(ctx context.Context, t *Ceiling) error {
 	t2 := time.Now()
 	// The device signs a CSR as the agent does; the region decodes and checks it
 	// (pki.CA.SignCSR checks the signature) and signs the certificate.
-	csrPEM, err := keystore.CreateCSR(key, pkix.Name{CommonName: "fleetboot"})
-	if err != nil {
-		return err
-	}
-	blk, _ := pem.Decode(csrPEM)
-	if blk == nil {
-		return errors.New("csr: no PEM block")
-	}
-	csr, err := x509.ParseCertificateRequest(blk.Bytes)
+	csr, err := createCSR(key, pkix.Name{CommonName: "fleetboot"})
 	if err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -74,15 +75,7 @@ func (f *fleet) manufacture(ctx context.Context, ks keystore.Keystore, thing str
 	if err != nil {
 		return err
 	}
-	csrPEM, err := keystore.CreateCSR(key, pkix.Name{CommonName: thing})
-	if err != nil {
-		return err
-	}
-	b, _ := pem.Decode(csrPEM)
-	if b == nil {
-		return errors.New("create csr: no PEM block")
-	}
-	csr, err := x509.ParseCertificateRequest(b.Bytes)
+	csr, err := createCSR(key, pkix.Name{CommonName: thing})
 	if err != nil {
 		return err
 	}
@@ -91,4 +84,17 @@ func (f *fleet) manufacture(ctx context.Context, ks keystore.Keystore, thing str
 		return fmt.Errorf("sign with the maker CA: %w", err)
 	}
 	return ks.StoreCertificate(ctx, leaf, []*x509.Certificate{f.maker.Certificate()})
+}
+
+// createCSR is the agent's CSR (keystore.CreateCSR), decoded as the cloud decodes it.
+func createCSR(key crypto.Signer, subject pkix.Name) (*x509.CertificateRequest, error) {
+	csrPEM, err := keystore.CreateCSR(key, subject)
+	if err != nil {
+		return nil, err
+	}
+	b, _ := pem.Decode(csrPEM)
+	if b == nil {
+		return nil, errors.New("create csr: no PEM block")
+	}
+	return x509.ParseCertificateRequest(b.Bytes)
 }
