@@ -6,13 +6,14 @@
 # fails on a time. docs/PERFORMANCE.md explains each figure.
 #
 # Knobs (environment): LATENCY_MS (100), BOOTS per rig and latency (3), SIM_N
-# devices for fleetsim (500), BENCHTIME for the Go benchmarks (0.2s).
+# devices for fleetsim (500), JITP_N for its jitp run (200), BENCHTIME for the Go benchmarks (0.2s).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 GO=${GO:-go}
 LATENCY_MS=${LATENCY_MS:-100}
 BOOTS=${BOOTS:-3}
 SIM_N=${SIM_N:-500}
+JITP_N=${JITP_N:-200}
 BENCHTIME=${BENCHTIME:-0.2s}
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/fleetboot-bench-XXXXXX")
 pids=()
@@ -142,6 +143,15 @@ for k in "online" "devices/s" "crypto ceiling" "ceiling after the run" "achieved
 done
 v=$(awk '$1=="total" {print "p50 "$3" ms, p95 "$5" ms, p99 "$7" ms"; exit}' "$tmp/sim.txt")
 row "fleetsim $SIM_N csr: time to online" "$v"
+
+echo "fleetsim ($JITP_N devices, jitp)…" >&2
+"$tmp/fleetsim" --rig "$tmp/rig.yaml" -n "$JITP_N" --mode jitp --concurrency 64 --no-ceiling --quiet >"$tmp/jitp.txt" || true
+for k in "online" "devices/s" "round trips"; do
+  v=$(awk -v k="$k" 'index($0, k" ")==1 {sub("^"k" +", ""); print; exit}' "$tmp/jitp.txt")
+  row "fleetsim $JITP_N jitp: $k" "$v"
+done
+v=$(awk '$1=="total" {print "p50 "$3" ms, p95 "$5" ms, p99 "$7" ms"; exit}' "$tmp/jitp.txt")
+row "fleetsim $JITP_N jitp: time to online" "$v"
 
 echo "go benchmarks ($BENCHTIME each)…" >&2
 $GO test -run '^$' -bench . -benchtime "$BENCHTIME" -benchmem \
