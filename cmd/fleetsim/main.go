@@ -126,8 +126,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		debug.SetGCPercent(gcPercent)
 	}
 	// Each device online holds its socket, and the server end too with an
-	// in-process rig; a device in first boot briefly has DNS sockets and a state
-	// file open as well.
+	// in-process rig; a device in first boot briefly has its DNS sockets and the
+	// claim connection open as well.
 	perDevice := 1
 	if rigPath != "" {
 		perDevice = 2
@@ -237,9 +237,8 @@ func startRig(ctx context.Context, path, work string, pool int, targets bool) (*
 	return mockcloud.Start(sctx, cfg, mockcloud.Options{DataDir: work + "/rig", Ephemeral: true})
 }
 
-// scratchDir prefers tmpfs: every state write of a simulated device and every
-// registry commit of an in-process rig fsyncs, and on a disk those fsyncs, not the
-// CPU, bound the run. A simulated device's disk is not what is being measured.
+// scratchDir prefers tmpfs for an in-process rig's data: every registry commit
+// fsyncs, and on a disk those fsyncs, not the CPU, would bound the run.
 func scratchDir() string {
 	if fi, err := os.Stat("/dev/shm"); err == nil && fi.IsDir() {
 		if f, err := os.CreateTemp("/dev/shm", ".fleetsim-probe-*"); err == nil {
