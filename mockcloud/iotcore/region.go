@@ -331,7 +331,7 @@ func (r *Region) deliver(cl *mqtt.Client, p principal, topic string, payload []b
 		log.Debug("reply dropped: connection gone")
 		return
 	}
-	sub, ok := r.broker.Topics.Subscribers(topic).Subscriptions[cl.ID]
+	qos, ok := subscribedQoS(cl, topic)
 	if !ok {
 		log.Info("reply dropped: connection not subscribed to the reply topic")
 		return
@@ -341,7 +341,7 @@ func (r *Region) deliver(cl *mqtt.Client, p principal, topic string, payload []b
 		return
 	}
 	out := packets.Packet{
-		FixedHeader: packets.FixedHeader{Type: packets.Publish, Qos: min(sub.Qos, 1)},
+		FixedHeader: packets.FixedHeader{Type: packets.Publish, Qos: min(qos, 1)},
 		TopicName:   topic,
 		Payload:     payload,
 		Created:     time.Now().Unix(),

@@ -8,6 +8,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"math/big"
 	"sync"
 	"testing"
@@ -252,5 +253,34 @@ func TestConcurrentWrites(t *testing.T) {
 	must(t, err)
 	if len(things) != 32 {
 		t.Fatalf("%d things, want 32", len(things))
+	}
+}
+
+// RegisterThing creates a thing at version 1 and, applied again to the same
+// name, keeps its creation time and counts the version up.
+func TestRegisterThingVersions(t *testing.T) {
+	c := &clock{now: time.Unix(1_900_000_000, 0)}
+	s := open(t, t.TempDir(), c)
+	defer s.Close()
+	_, err := s.CreatePolicy("P", `{}`)
+	must(t, err)
+	created := c.Now().UTC()
+	for i, wantVersion := range []int64{1, 2, 3} {
+		tok := fmt.Sprintf("tok-%d", i)
+		_, err := s.CreatePendingCertificate(selfSigned(t), registry.HashToken(tok), c.Now().Add(time.Hour))
+		must(t, err)
+		res, err := s.RegisterThing(registry.RegisterThingRequest{TokenHash: registry.HashToken(tok),
+			Thing:    &registry.ThingSpec{Name: "gw", Attributes: map[string]string{"n": fmt.Sprint(i)}, Overrides: map[string]string{registry.PropAttributePayload: registry.OverrideReplace}},
+			Policies: []registry.PolicySpec{{Name: "P"}}})
+		must(t, err)
+		th, err := s.GetThing("gw")
+		must(t, err)
+		if th.Version != wantVersion || !th.CreatedAt.Equal(created) || th.Attributes["n"] != fmt.Sprint(i) || res.Thing.Version != wantVersion {
+			t.Fatalf("register %d: thing %+v, result %+v", i, th, res.Thing)
+		}
+		c.Advance(time.Minute)
+	}
+	if _, err := s.RegisterThing(registry.RegisterThingRequest{TokenHash: registry.HashToken("none")}); !errors.Is(err, registry.ErrTokenInvalid) {
+		t.Fatalf("unknown token: %v", err)
 	}
 }
