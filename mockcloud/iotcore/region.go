@@ -293,8 +293,10 @@ func (r *Region) SweepExpiredTokens() (int, error) {
 	return r.reg.SweepExpiredTokens(r.cfg.Clock())
 }
 
-// dispatch answers a provisioning request off the client's read loop, so the
-// PUBACK goes first, as from the real service.
+// dispatch answers a provisioning request off the client's read loop, which
+// writes the PUBACK meanwhile: the PUBACK usually goes first, as from the real
+// service, but under load the reply can overtake it. MQTT allows either order,
+// and a client must take both.
 func (r *Region) dispatch(cl *mqtt.Client, p principal, t provisioning.Topic, payload []byte) {
 	r.wg.Add(1)
 	go func() {
