@@ -87,7 +87,11 @@ func WriteReport(w io.Writer, r *Report) error {
 	}
 	row("regions", "%s", orNone(strings.Join(regions, ", ")))
 	row("errors by class", "%s", classText(r.Errors))
-	row("failed steps by class", "%s", classText(r.StepErrors))
+	if p.Mode == agent.ModeJITP && len(r.StepErrors) > 0 {
+		row("failed steps by class", "%s (jitp: the cloud drops each device's first contact by design)", classText(r.StepErrors))
+	} else {
+		row("failed steps by class", "%s", classText(r.StepErrors))
+	}
 	for _, s := range r.ErrorSamples {
 		row("  error", "%s", s)
 	}

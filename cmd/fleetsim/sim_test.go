@@ -132,6 +132,9 @@ func TestSimulate(t *testing.T) {
 					t.Errorf("report lacks %q:\n%s", field, out.String())
 				}
 			}
+			if mode == agent.ModeJITP && !strings.Contains(out.String(), "first contact by design") {
+				t.Errorf("jitp report does not explain the failed first contacts:\n%s", out.String())
+			}
 			if mode == agent.ModeKeys && !strings.Contains(out.String(), "refills at") {
 				t.Errorf("keys report lacks the pool refill rate:\n%s", out.String())
 			}
