@@ -56,6 +56,10 @@ type ceilingPKI struct {
 
 	mu         sync.RWMutex
 	registered map[[32]byte]bool
+
+	// pair connects the two ends of a handshake; nil is net.Pipe, which costs no
+	// system call: the ceiling is the crypto alone.
+	pair func() (client, server net.Conn, err error)
 }
 
 func newCeilingPKI() (*ceilingPKI, error) {
@@ -108,6 +112,12 @@ func (p *ceilingPKI) verifyClient(cs tls.ConnectionState) error {
 // a ticket is never used (sealing one costs microseconds).
 func (p *ceilingPKI) handshake(ctx context.Context, client tls.Certificate) (tls.CurveID, error) {
 	a, b := net.Pipe()
+	if p.pair != nil {
+		var err error
+		if a, b, err = p.pair(); err != nil {
+			return 0, err
+		}
+	}
 	defer a.Close()
 	defer b.Close()
 	srv := tls.Server(b, &tls.Config{
