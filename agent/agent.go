@@ -142,7 +142,7 @@ func New(ctx context.Context, opts Options) (*Agent, error) {
 		a.environ = os.Environ()
 	}
 	if a.roots == nil {
-		roots, err := loadRoots(cfg.Endpoint)
+		roots, err := LoadRoots(cfg.Endpoint)
 		if err != nil {
 			return nil, configErr("load root CAs", err)
 		}
@@ -217,7 +217,9 @@ func newResolver(c DNSConfig, log *zap.Logger) (*dnsresolve.Resolver, error) {
 	return dnsresolve.New(rc)
 }
 
-func loadRoots(c EndpointConfig) (*x509.CertPool, error) {
+// LoadRoots is the pool the server is verified against: the system's if
+// SystemRoots, plus RootCA's certificates.
+func LoadRoots(c EndpointConfig) (*x509.CertPool, error) {
 	pool := x509.NewCertPool()
 	if c.SystemRoots {
 		sys, err := x509.SystemCertPool()

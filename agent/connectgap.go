@@ -8,9 +8,9 @@ import (
 )
 
 // connectInterval is AWS IoT's limit of one CONNECT per second per client id
-// (PROTOCOL.md): a sooner one is refused, and the refusal counts as a CONNECT
-// too. JITP's expected first drop and a reconnect after a lost connection would
-// otherwise often retry inside it, with jitter alone.
+// (PROTOCOL.md): a sooner one is refused. JITP's expected first drop and a
+// reconnect after a lost connection would otherwise often retry inside it, with
+// jitter alone.
 const connectInterval = time.Second
 
 // connect dials, first waiting out connectInterval since the last dial with the

@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"encoding/json"
 	"fmt"
 	"sync"
 )
@@ -24,35 +25,36 @@ func (d DirStore) Load() (*State, error) { return LoadState(string(d)) }
 // Save writes the state file atomically.
 func (d DirStore) Save(st *State) error { return SaveState(string(d), st) }
 
-// MemStore keeps a state in memory, checked as a saved file is. The zero value is
-// a new device. Safe for concurrent use.
+// MemStore keeps a state in memory as the bytes a state file would hold, so it
+// checks, shares nothing with its callers and reads back exactly as a DirStore
+// does. The zero value is a new device. Safe for concurrent use.
 type MemStore struct {
-	mu sync.Mutex
-	st *State
+	mu   sync.Mutex
+	data []byte
 }
 
-// Load returns a copy of the last saved state.
+// Load decodes the last saved state.
 func (m *MemStore) Load() (*State, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.st == nil {
+	if m.data == nil {
 		return &State{Version: StateVersion, Phase: PhaseNew}, nil
 	}
-	c := *m.st
-	c.Addrs = append([]string(nil), m.st.Addrs...)
-	return &c, nil
+	return ParseState(m.data)
 }
 
-// Save keeps a copy of st if it holds together.
+// Save keeps st if it holds together.
 func (m *MemStore) Save(st *State) error {
 	st.Version = StateVersion
 	if err := st.check(); err != nil {
 		return fmt.Errorf("save state: %w", err)
 	}
-	c := *st
-	c.Addrs = append([]string(nil), st.Addrs...)
+	data, err := json.Marshal(st)
+	if err != nil {
+		return fmt.Errorf("save state: %w", err)
+	}
 	m.mu.Lock()
-	m.st = &c
+	m.data = data
 	m.mu.Unlock()
 	return nil
 }

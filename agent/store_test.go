@@ -13,25 +13,29 @@ import (
 )
 
 func TestMemStore(t *testing.T) {
-	var m agent.MemStore
-	st, err := m.Load()
+	var empty agent.MemStore
+	st, err := empty.Load()
 	if err != nil || st.Phase != agent.PhaseNew {
 		t.Fatalf("empty store: %+v, %v; want a new device", st, err)
 	}
-	good := &agent.State{Phase: agent.PhaseRegistered, ThingName: "gw-1", Endpoint: "e.example", Addrs: []string{"127.0.0.1"}}
+	registered := func() *agent.State {
+		return &agent.State{Phase: agent.PhaseRegistered, ThingName: "gw-1", Endpoint: "e.example",
+			Addrs: []string{"127.0.0.1"}, DeviceConfiguration: map[string]any{"site": "a"}}
+	}
 	for _, tc := range []struct {
-		name    string
-		st      *agent.State
-		wantErr bool
+		name string
+		st   *agent.State
 	}{
-		{"registered", good, false},
-		{"credentialed without token", &agent.State{Phase: agent.PhaseCredentialed, CertificateID: "abc"}, true},
-		{"registered without thing", &agent.State{Phase: agent.PhaseRegistered, Endpoint: "e.example"}, true},
+		{"credentialed without token", &agent.State{Phase: agent.PhaseCredentialed, CertificateID: "abc"}},
+		{"registered without thing", &agent.State{Phase: agent.PhaseRegistered, Endpoint: "e.example"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			err := m.Save(tc.st)
-			if (err != nil) != tc.wantErr {
-				t.Fatalf("save: %v, want error %v", err, tc.wantErr)
+			var m agent.MemStore
+			if err := m.Save(registered()); err != nil {
+				t.Fatal(err)
+			}
+			if err := m.Save(tc.st); err == nil {
+				t.Fatal("saved")
 			}
 			// A refused save keeps what was saved before.
 			got, err := m.Load()
@@ -40,13 +44,22 @@ func TestMemStore(t *testing.T) {
 			}
 		})
 	}
-	// What Load returns and what Save was given are copies.
-	got, _ := m.Load()
-	got.Addrs[0] = "127.0.0.9"
-	good.Addrs[0] = "127.0.0.8"
-	if again, _ := m.Load(); again.Addrs[0] != "127.0.0.1" {
-		t.Fatalf("store changed through a copy: %v", again.Addrs)
-	}
+	t.Run("copies", func(t *testing.T) {
+		var m agent.MemStore
+		saved := registered()
+		if err := m.Save(saved); err != nil {
+			t.Fatal(err)
+		}
+		got, _ := m.Load()
+		got.Addrs[0] = "127.0.0.9"
+		got.DeviceConfiguration["site"] = "b"
+		saved.Addrs[0] = "127.0.0.8"
+		saved.DeviceConfiguration["site"] = "c"
+		again, _ := m.Load()
+		if again.Addrs[0] != "127.0.0.1" || again.DeviceConfiguration["site"] != "a" {
+			t.Fatalf("store changed through a copy: %v %v", again.Addrs, again.DeviceConfiguration)
+		}
+	})
 }
 
 // TestFirstBootWithoutFiles runs a first boot the way a simulator does: state in

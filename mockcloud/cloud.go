@@ -46,6 +46,10 @@ type Options struct {
 	// reply cost 2×Latency more. The control plane is not delayed, and neither
 	// are the kernel's TCP handshakes.
 	Latency time.Duration
+	// SessionCheckInterval is how often each region closes the connections whose
+	// certificate stopped being ACTIVE behind its back (a registry change that did
+	// not go through Region.SetCertificateStatus); 0: iotcore's default, 10 s.
+	SessionCheckInterval time.Duration
 }
 
 // RegionInfo is where one region listens.
@@ -150,6 +154,7 @@ func (c *Cloud) regionConfig(r RegionConfig, addr string) iotcore.Config {
 		RegisterThingReplay:     c.cfg.IoT.RegisterThingReplay,
 		Logger:                  c.log.Named(r.Name),
 		WrapListener:            c.delayListener,
+		SessionCheckInterval:    c.opts.SessionCheckInterval,
 	}
 }
 

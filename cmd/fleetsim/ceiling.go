@@ -111,8 +111,10 @@ func (p *ceilingPKI) verifyClient(cs tls.ConnectionState) error {
 // unread ticket would block the server, and the agent keeps no session cache, so
 // a ticket is never used (sealing one costs microseconds).
 func (p *ceilingPKI) handshake(ctx context.Context, client tls.Certificate) (tls.CurveID, error) {
-	a, b := net.Pipe()
-	if p.pair != nil {
+	var a, b net.Conn
+	if p.pair == nil {
+		a, b = net.Pipe()
+	} else {
 		var err error
 		if a, b, err = p.pair(); err != nil {
 			return 0, err

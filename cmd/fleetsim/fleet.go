@@ -35,13 +35,8 @@ func loadFleet(p Params) (*fleet, error) {
 		return nil, fmt.Errorf("device config: %w", err)
 	}
 	f := &fleet{base: base}
-	rootsPEM, err := os.ReadFile(base.Endpoint.RootCA)
-	if err != nil {
-		return nil, fmt.Errorf("device config: root CA: %w", err)
-	}
-	f.roots = x509.NewCertPool()
-	if !f.roots.AppendCertsFromPEM(rootsPEM) {
-		return nil, fmt.Errorf("device config: root CA %s: no PEM certificate", base.Endpoint.RootCA)
+	if f.roots, err = agent.LoadRoots(base.Endpoint); err != nil {
+		return nil, fmt.Errorf("device config: root CAs: %w", err)
 	}
 	if p.Mode == agent.ModeJITP {
 		// mockcloud keeps its maker CA beside the device.yaml it writes.
@@ -73,17 +68,20 @@ func (f *fleet) manufacture(ctx context.Context, ks keystore.Keystore, thing str
 	}
 	key, err := gen.GenerateKey(ctx, keystore.ECDSAP256)
 	if err != nil {
-		return err
+		return fmt.Errorf("device key: %w", err)
 	}
 	csr, err := createCSR(key, pkix.Name{CommonName: thing})
 	if err != nil {
-		return err
+		return fmt.Errorf("csr for %s: %w", thing, err)
 	}
 	leaf, err := f.maker.SignCSR(csr, nil, time.Now().Add(365*24*time.Hour))
 	if err != nil {
 		return fmt.Errorf("sign with the maker CA: %w", err)
 	}
-	return ks.StoreCertificate(ctx, leaf, []*x509.Certificate{f.maker.Certificate()})
+	if err := ks.StoreCertificate(ctx, leaf, []*x509.Certificate{f.maker.Certificate()}); err != nil {
+		return fmt.Errorf("store the factory certificate: %w", err)
+	}
+	return nil
 }
 
 // createCSR is the agent's CSR (keystore.CreateCSR), decoded as the cloud decodes it.

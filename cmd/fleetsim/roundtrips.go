@@ -27,8 +27,9 @@ const claimClientIDPrefix = "fleetboot-claim-"
 //   - a SUBSCRIBE: 1 (SUBACK).
 //   - a provisioning request: 1 (the QoS 1 PUBLISH; PUBACK and the reply come back
 //     in the same flight).
-//   - a connection the cloud drops after the TLS handshake, before CONNACK: 2 (JITP's
-//     first contact: the CONNECT is answered by the drop).
+//   - a connection dropped after the TLS handshake, before CONNACK: 2 (the CONNECT
+//     is answered by the drop). JITP's first contact is one by design; in the
+//     other flows it is a failure retried.
 type RoundTrips struct {
 	DNS          int // resolving the global name
 	ClaimConnect int
@@ -52,12 +53,26 @@ func (r RoundTrips) Claim() int { return r.ClaimConnect + r.Subscribe + r.Reques
 // Total is the first DNS query to the permanent CONNACK.
 func (r RoundTrips) Total() int { return r.DNS + r.Claim() + r.PinnedDNS + r.Dropped + r.Connect }
 
+// String names every part that cost a round trip, in the order they happen;
+// dns and connect always.
 func (r RoundTrips) String() string {
-	if r.Claim() == 0 {
-		return fmt.Sprintf("%d = dns %d + dropped %d + connect %d", r.Total(), r.DNS, r.Dropped, r.Connect)
+	parts := []struct {
+		name string
+		n    int
+	}{
+		{"dns", r.DNS}, {"claim connect", r.ClaimConnect}, {"subscribe", r.Subscribe}, {"requests", r.Requests},
+		{"pinned dns", r.PinnedDNS}, {"dropped", r.Dropped}, {"connect", r.Connect},
 	}
-	return fmt.Sprintf("%d = dns %d + claim connect %d + subscribe %d + requests %d + pinned dns %d + connect %d",
-		r.Total(), r.DNS, r.ClaimConnect, r.Subscribe, r.Requests, r.PinnedDNS, r.Connect)
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d =", r.Total())
+	sep := " "
+	for _, p := range parts {
+		if p.n != 0 || p.name == "dns" || p.name == "connect" {
+			fmt.Fprintf(&b, "%s%s %d", sep, p.name, p.n)
+			sep = " + "
+		}
+	}
+	return b.String()
 }
 
 // rtCounter collects one device's RoundTrips; connection events arrive on paho's

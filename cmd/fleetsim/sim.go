@@ -283,8 +283,10 @@ func keystoreName(serial string) string { return "fleetsim-" + serial }
 // holdCtx ends.
 func runDevice(ctx, holdCtx context.Context, p Params, fl *fleet, d *Device, log *zap.Logger, onOnline func()) {
 	cfg := *fl.base
-	// The state is kept in memory (agent.MemStore): nothing is written here.
-	cfg.StateDir = filepath.Join(os.TempDir(), "fleetsim", d.Serial)
+	// A config names a state folder, but the state is kept in memory
+	// (agent.MemStore) and nothing of a simulated device may reach a disk: no
+	// write can succeed under /dev/null.
+	cfg.StateDir = filepath.Join(os.DevNull, "fleetsim", d.Serial)
 	cfg.Keystore.URI = "mem:" + keystoreName(d.Serial)
 	cfg.Provisioning.Mode = p.Mode
 	cfg.Provisioning.Parameters = map[string]string{"SerialNumber": d.Serial}
@@ -300,6 +302,7 @@ func runDevice(ctx, holdCtx context.Context, p Params, fl *fleet, d *Device, log
 		ks, err := keystore.Open(ctx, cfg.Keystore.URI, keystore.Options{})
 		if err == nil {
 			err = fl.manufacture(ctx, ks, thingName(d.Serial))
+			ks.Close()
 		}
 		if err != nil {
 			d.Err = &agent.Error{Class: agent.ClassConfig, Step: "factory", Err: err}

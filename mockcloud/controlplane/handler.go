@@ -42,8 +42,9 @@ type Options struct {
 
 	// SetCertificateStatus, when set, makes UpdateCertificate's change through the
 	// region's broker, which also closes the connections using a certificate that
-	// is no longer ACTIVE at once, as AWS does; unset, only the registry changes
-	// and the broker notices at its next session check.
+	// is no longer ACTIVE at once (AWS takes up to a few minutes; a test should not
+	// have to wait); unset, only the registry changes and the broker notices at its
+	// next session check.
 	SetCertificateStatus func(region, id, status string) error
 
 	// Mock-only hooks under /_mockcloud/; a nil hook answers 501. A hook's error
