@@ -76,6 +76,11 @@ type Config struct {
 	// HandshakeTimeout bounds the TLS handshake, ConnectTimeout the wait for CONNECT
 	// after it; 0: 10 s each.
 	HandshakeTimeout, ConnectTimeout time.Duration
+	// PacketTimeout bounds the rest of an MQTT packet once its first byte arrived,
+	// so that a client cannot hold a large packet's buffer with a few bytes of
+	// header until its keep-alive runs out. AWS documents no such bound; 30 s lets
+	// a 128 KiB payload through at 5 KiB/s; 0: 30 s.
+	PacketTimeout time.Duration
 	// SessionCheckInterval is how often connections are checked against their
 	// certificate's status, so that a certificate made INACTIVE or REVOKED other
 	// than through Region.SetCertificateStatus (which acts at once) loses its
@@ -92,6 +97,7 @@ const (
 	defaultSweepInterval = time.Minute
 	defaultTimeout       = 10 * time.Second
 	defaultSessionCheck  = 10 * time.Second
+	defaultPacketTimeout = 30 * time.Second
 )
 
 func (c *Config) setDefaults() {
@@ -109,6 +115,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.ConnectTimeout <= 0 {
 		c.ConnectTimeout = defaultTimeout
+	}
+	if c.PacketTimeout <= 0 {
+		c.PacketTimeout = defaultPacketTimeout
 	}
 	if c.SessionCheckInterval <= 0 {
 		c.SessionCheckInterval = defaultSessionCheck

@@ -23,6 +23,7 @@ type tlsListener struct {
 	ln               net.Listener
 	cfg              *tls.Config
 	handshakeTimeout time.Duration
+	packetTimeout    time.Duration
 	connectTimeout   time.Duration
 	log              *zap.Logger
 	// stall, if set, says whether to hold a new connection's handshake
@@ -49,7 +50,7 @@ type clientConn struct {
 
 // closeAtConnect reports whether the TLS layer marked c to be closed at CONNECT.
 func closeAtConnect(c net.Conn) bool {
-	tc, ok := c.(*tls.Conn)
+	tc, ok := c.(interface{ NetConn() net.Conn })
 	if !ok {
 		return false
 	}
@@ -57,9 +58,10 @@ func closeAtConnect(c net.Conn) bool {
 	return ok && cc.closeAtConnect.Load()
 }
 
-func newTLSListener(id string, ln net.Listener, cfg *tls.Config, handshake, connect time.Duration, log *zap.Logger) *tlsListener {
+func newTLSListener(id string, ln net.Listener, cfg *tls.Config, handshake, connect, packet time.Duration, log *zap.Logger) *tlsListener {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &tlsListener{id: id, ln: ln, cfg: cfg, handshakeTimeout: handshake, connectTimeout: connect, log: log, ctx: ctx, cancel: cancel}
+	return &tlsListener{id: id, ln: ln, cfg: cfg, handshakeTimeout: handshake, connectTimeout: connect, packetTimeout: packet,
+		log: log, ctx: ctx, cancel: cancel}
 }
 
 func (l *tlsListener) ID() string              { return l.id }
@@ -90,7 +92,9 @@ func (l *tlsListener) Serve(establish listeners.EstablishFn) {
 				_ = tc.Close()
 				return
 			}
-			if err := establish(l.id, tc); err != nil {
+			pc := newPacketConn(tc, l.packetTimeout)
+			_ = pc.SetDeadline(time.Now().Add(l.connectTimeout))
+			if err := establish(l.id, pc); err != nil {
 				l.log.Debug("client connection ended", zap.String("remote", conn.RemoteAddr().String()), zap.Error(err))
 			}
 		}()
@@ -127,7 +131,6 @@ func (l *tlsListener) handshake(conn net.Conn) (*tls.Conn, bool) {
 		_ = conn.Close()
 		return nil, false
 	}
-	_ = conn.SetDeadline(time.Now().Add(l.connectTimeout))
 	return tc, true
 }
 

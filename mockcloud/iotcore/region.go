@@ -194,7 +194,7 @@ func (r *Region) Start(ctx context.Context) error {
 		nl.Close()
 		return fmt.Errorf("start region %s: %w", r.cfg.Region, err)
 	}
-	r.ln = newTLSListener("iot-"+r.cfg.Region, nl, tlsCfg, r.cfg.HandshakeTimeout, r.cfg.ConnectTimeout, r.log.Named("listener"))
+	r.ln = newTLSListener("iot-"+r.cfg.Region, nl, tlsCfg, r.cfg.HandshakeTimeout, r.cfg.ConnectTimeout, r.cfg.PacketTimeout, r.log.Named("listener"))
 	r.ln.stall = r.faults.stall
 	if err := r.broker.AddListener(r.ln); err != nil {
 		nl.Close()

@@ -130,7 +130,7 @@ func (r *Region) verifyClient(cs tls.ConnectionState, conn net.Conn) error {
 
 // peerCertificate is the verified leaf of a connection.
 func peerCertificate(c any) (*x509.Certificate, bool) {
-	tc, ok := c.(*tls.Conn)
+	tc, ok := c.(interface{ ConnectionState() tls.ConnectionState })
 	if !ok {
 		return nil, false
 	}
