@@ -2,9 +2,7 @@ package netem
 
 import (
 	"bytes"
-	"errors"
 	"net"
-	"os"
 	"sync"
 	"time"
 )
@@ -31,8 +29,7 @@ func newConn(c net.Conn, d time.Duration, limit int, linger time.Duration) *conn
 		nc:     c,
 		d:      d,
 		linger: linger,
-		in:     newQueue(limit, d, false),
-		out:    newQueue(limit, d, true),
+		queues: queues{in: newQueue(limit, d, false), out: newQueue(limit, d, true)},
 	}
 	dc.pumps.Add(2)
 	go dc.receive()
@@ -41,12 +38,12 @@ func newConn(c net.Conn, d time.Duration, limit int, linger time.Duration) *conn
 }
 
 type conn struct {
-	nc      net.Conn
-	d       time.Duration
-	linger  time.Duration // see lingerTimeout
-	in, out *queue
-	once    sync.Once
-	pumps   sync.WaitGroup // receive and send
+	nc     net.Conn
+	d      time.Duration
+	linger time.Duration // see lingerTimeout
+	queues
+	once  sync.Once
+	pumps sync.WaitGroup // receive and send
 }
 
 // receive reads from the socket into the inbound queue, stamping each chunk with
@@ -119,30 +116,7 @@ func (c *conn) Close() error {
 func (c *conn) LocalAddr() net.Addr  { return c.nc.LocalAddr() }
 func (c *conn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }
 
-func (c *conn) SetDeadline(t time.Time) error {
-	c.in.setDeadline(t)
-	c.out.setDeadline(t)
-	return nil
-}
-
-func (c *conn) SetReadDeadline(t time.Time) error {
-	c.in.setDeadline(t)
-	return nil
-}
-
-func (c *conn) SetWriteDeadline(t time.Time) error {
-	c.out.setDeadline(t)
-	return nil
-}
-
-// opError gives the queue's own errors the shape a net.Conn returns; errors of
-// the socket pass as they are.
+// opError: see the package's opError.
 func (c *conn) opError(op string, err error) error {
-	if err == nil || (!errors.Is(err, net.ErrClosed) && !errors.Is(err, os.ErrDeadlineExceeded)) {
-		return err
-	}
-	if _, ok := err.(*net.OpError); ok {
-		return err
-	}
-	return &net.OpError{Op: op, Net: c.nc.LocalAddr().Network(), Source: c.nc.LocalAddr(), Addr: c.nc.RemoteAddr(), Err: err}
+	return opError(op, c.nc.LocalAddr(), c.nc.RemoteAddr(), err)
 }

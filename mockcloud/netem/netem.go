@@ -10,7 +10,9 @@
 package netem
 
 import (
+	"errors"
 	"net"
+	"os"
 	"time"
 )
 
@@ -55,4 +57,35 @@ func (l *listener) Accept() (net.Conn, error) {
 		return nil, err
 	}
 	return Conn(c, l.d), nil
+}
+
+// queues are a socket's two directions; their deadlines are the socket's.
+type queues struct{ in, out *queue }
+
+func (q queues) SetDeadline(t time.Time) error {
+	q.in.setDeadline(t)
+	q.out.setDeadline(t)
+	return nil
+}
+
+func (q queues) SetReadDeadline(t time.Time) error {
+	q.in.setDeadline(t)
+	return nil
+}
+
+func (q queues) SetWriteDeadline(t time.Time) error {
+	q.out.setDeadline(t)
+	return nil
+}
+
+// opError gives a queue's own errors (closed, deadline) the shape a socket
+// returns; errors of the socket pass as they are.
+func opError(op string, local, remote net.Addr, err error) error {
+	if err == nil || (!errors.Is(err, net.ErrClosed) && !errors.Is(err, os.ErrDeadlineExceeded)) {
+		return err
+	}
+	if _, ok := err.(*net.OpError); ok {
+		return err
+	}
+	return &net.OpError{Op: op, Net: local.Network(), Source: local, Addr: remote, Err: err}
 }

@@ -2,9 +2,7 @@ package netem
 
 import (
 	"bytes"
-	"errors"
 	"net"
-	"os"
 	"sync"
 	"time"
 )
@@ -28,10 +26,9 @@ func PacketConn(pc net.PacketConn, d time.Duration) net.PacketConn {
 
 func newPacketConn(pc net.PacketConn, d time.Duration, limit int) *packetConn {
 	p := &packetConn{
-		pc:  pc,
-		d:   d,
-		in:  newQueue(limit, d, false),
-		out: newQueue(limit, d, false),
+		pc:     pc,
+		d:      d,
+		queues: queues{in: newQueue(limit, d, false), out: newQueue(limit, d, false)},
 	}
 	p.pumps.Add(2)
 	go p.receive()
@@ -40,11 +37,11 @@ func newPacketConn(pc net.PacketConn, d time.Duration, limit int) *packetConn {
 }
 
 type packetConn struct {
-	pc      net.PacketConn
-	d       time.Duration
-	in, out *queue
-	once    sync.Once
-	pumps   sync.WaitGroup // receive and send
+	pc net.PacketConn
+	d  time.Duration
+	queues
+	once  sync.Once
+	pumps sync.WaitGroup // receive and send
 }
 
 // receive reads datagrams into the inbound queue, each stamped with the time it
@@ -107,30 +104,8 @@ func (p *packetConn) Close() error {
 
 func (p *packetConn) LocalAddr() net.Addr { return p.pc.LocalAddr() }
 
-func (p *packetConn) SetDeadline(t time.Time) error {
-	p.in.setDeadline(t)
-	p.out.setDeadline(t)
-	return nil
-}
-
-func (p *packetConn) SetReadDeadline(t time.Time) error {
-	p.in.setDeadline(t)
-	return nil
-}
-
-func (p *packetConn) SetWriteDeadline(t time.Time) error {
-	p.out.setDeadline(t)
-	return nil
-}
-
 func (p *packetConn) opError(op string, addr net.Addr, err error) error {
-	if err == nil || (!errors.Is(err, net.ErrClosed) && !errors.Is(err, os.ErrDeadlineExceeded)) {
-		return err
-	}
-	if _, ok := err.(*net.OpError); ok {
-		return err
-	}
-	return &net.OpError{Op: op, Net: p.pc.LocalAddr().Network(), Source: p.pc.LocalAddr(), Addr: addr, Err: err}
+	return opError(op, p.pc.LocalAddr(), addr, err)
 }
 
 // cloneAddr copies a UDP address, which the caller may change after WriteTo
