@@ -248,13 +248,7 @@ func TestCorruptFilesGiveClearErrorsAndStay(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ks := open(t, "")
-			key, err := ks.GenerateKey(ctx, "")
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := ks.StoreCertificate(ctx, ca.issue(t, key.Public(), "dev"), []*x509.Certificate{ca.cert}); err != nil {
-				t.Fatal(err)
-			}
+			ca.provision(t, ks, "", "dev", []*x509.Certificate{ca.cert})
 			gen, _ := ks.gens.Current()
 			path := filepath.Join(ks.Dir(), gen, tt.file)
 			data := tt.data
@@ -266,6 +260,7 @@ func TestCorruptFilesGiveClearErrorsAndStay(t *testing.T) {
 				t.Fatal(err)
 			}
 			fresh := open(t, ks.Dir())
+			var err error
 			if tt.file == KeyFile {
 				_, err = fresh.Signer(ctx)
 			} else {
@@ -405,13 +400,7 @@ func assertNoDebris(t *testing.T, ks *Keystore) {
 func TestReset(t *testing.T) {
 	ca := newCA(t)
 	ks := open(t, "")
-	key, err := ks.GenerateKey(ctx, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := ks.StoreCertificate(ctx, ca.issue(t, key.Public(), "dev"), nil); err != nil {
-		t.Fatal(err)
-	}
+	ca.provision(t, ks, "", "dev", nil)
 	if err := ks.Reset(ctx); err != nil {
 		t.Fatal(err)
 	}

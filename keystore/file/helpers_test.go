@@ -90,6 +90,20 @@ func newKey(t testing.TB, alg keystore.Algorithm) crypto.Signer {
 	return s
 }
 
+// provision gives ks a key of alg and a certificate for it issued by c, with
+// chain beside it, as a first boot leaves a keystore.
+func (c *testCA) provision(t testing.TB, ks *Keystore, alg keystore.Algorithm, cn string, chain []*x509.Certificate) crypto.Signer {
+	t.Helper()
+	s, err := ks.GenerateKey(ctx, alg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ks.StoreCertificate(ctx, c.issue(t, s.Public(), cn), chain); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
 // open opens a keystore in dir (a fresh one under t.TempDir() if dir is "").
 func open(t testing.TB, dir string) *Keystore {
 	t.Helper()

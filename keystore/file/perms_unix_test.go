@@ -40,13 +40,7 @@ func TestInsecureFolderRefused(t *testing.T) {
 		for _, mode := range []fs.FileMode{0o750, 0o755, 0o705, 0o770, 0o701, 0o777} {
 			t.Run(fmt.Sprintf("%s %04o", which, mode), func(t *testing.T) {
 				ks := open(t, "")
-				s, err := ks.GenerateKey(ctx, "")
-				if err != nil {
-					t.Fatal(err)
-				}
-				if err := ks.StoreCertificate(ctx, ca.issue(t, s.Public(), "dev"), nil); err != nil {
-					t.Fatal(err)
-				}
+				s := ca.provision(t, ks, "", "dev", nil)
 				before := load(t, ks.Dir())
 				gen, err := ks.gens.Current()
 				if err != nil {

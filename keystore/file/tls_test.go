@@ -19,13 +19,7 @@ func TestTLSHandshake(t *testing.T) {
 	keys := map[keystore.Algorithm]*Keystore{}
 	for _, alg := range []keystore.Algorithm{keystore.ECDSAP256, keystore.RSA2048} {
 		ks := open(t, "")
-		s, err := ks.GenerateKey(ctx, alg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := ks.StoreCertificate(ctx, ca.issue(t, s.Public(), "device-"+string(alg)), nil); err != nil {
-			t.Fatal(err)
-		}
+		ca.provision(t, ks, alg, "device-"+string(alg), nil)
 		keys[alg] = ks
 	}
 	for _, alg := range []keystore.Algorithm{keystore.ECDSAP256, keystore.RSA2048} {
@@ -90,13 +84,7 @@ func TestTLSHandshake(t *testing.T) {
 func TestTLSCertificateRefusesMismatch(t *testing.T) {
 	ca := newCA(t)
 	ks := open(t, "")
-	s, err := ks.GenerateKey(ctx, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := ks.StoreCertificate(ctx, ca.issue(t, s.Public(), "dev"), nil); err != nil {
-		t.Fatal(err)
-	}
+	ca.provision(t, ks, "", "dev", nil)
 	// Swap in a foreign certificate behind the keystore's back.
 	other := newKey(t, "")
 	gen, _ := ks.gens.Current()
