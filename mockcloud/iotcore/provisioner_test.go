@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fleetboot/fleetboot/mockcloud/iotcore"
 	"github.com/fleetboot/fleetboot/mockcloud/iotcore/registry"
 	"github.com/fleetboot/fleetboot/mockcloud/pki"
 	"github.com/fleetboot/fleetboot/provisioning"
@@ -59,18 +60,7 @@ func TestTokenExpiry(t *testing.T) {
 	rg := newRig(t)
 	p := rg.region.Provisioner()
 	f := provisioning.FormatJSON
-	issue := func() provisioning.CreateCertificateFromCSRResponse {
-		csr, _ := newCSR(t)
-		out, reply := p.Handle(t.Context(), provisioning.CreateFromCSRTopic(f),
-			marshal(t, f, provisioning.CreateCertificateFromCSRRequest{CertificateSigningRequest: string(csr)}), "c")
-		if out != provisioning.Accepted {
-			t.Fatalf("CreateCertificateFromCsr: %s", reply)
-		}
-		var resp provisioning.CreateCertificateFromCSRResponse
-		unmarshal(t, f, reply, &resp)
-		return resp
-	}
-	onUse, swept := issue(), issue()
+	onUse, swept := createFromCSR(t, p), createFromCSR(t, p)
 	rg.clock.Advance(time.Hour)
 
 	claim := rg.mustDial(rg.claim, "claim")
@@ -111,4 +101,20 @@ func TestIssuedCertificateOpenSSL(t *testing.T) {
 	if c.Subject.CommonName != "AWS IoT Certificate" || c.NotAfter.Before(time.Now().AddDate(10, 0, 0)) {
 		t.Fatalf("subject %q, not after %v", c.Subject.CommonName, c.NotAfter)
 	}
+}
+
+// createFromCSR is an accepted CreateCertificateFromCsr (JSON) for a fresh key,
+// asked of p directly.
+func createFromCSR(t *testing.T, p *iotcore.Provisioner) provisioning.CreateCertificateFromCSRResponse {
+	t.Helper()
+	f := provisioning.FormatJSON
+	csr, _ := newCSR(t)
+	out, reply := p.Handle(t.Context(), provisioning.CreateFromCSRTopic(f),
+		marshal(t, f, provisioning.CreateCertificateFromCSRRequest{CertificateSigningRequest: string(csr)}), "c")
+	if out != provisioning.Accepted {
+		t.Fatalf("CreateCertificateFromCsr: %s", reply)
+	}
+	var resp provisioning.CreateCertificateFromCSRResponse
+	unmarshal(t, f, reply, &resp)
+	return resp
 }

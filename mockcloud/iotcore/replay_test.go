@@ -22,20 +22,13 @@ func TestRegisterThingReplay(t *testing.T) {
 			rg := newRig(t, func(c *iotcore.Config) { c.RegisterThingReplay = replay })
 			p := rg.region.Provisioner()
 			f := provisioning.FormatJSON
-			csr, _ := newCSR(t)
-			out, reply := p.Handle(t.Context(), provisioning.CreateFromCSRTopic(f),
-				marshal(t, f, provisioning.CreateCertificateFromCSRRequest{CertificateSigningRequest: string(csr)}), "c")
-			if out != provisioning.Accepted {
-				t.Fatalf("CreateCertificateFromCsr: %s", reply)
-			}
-			var created provisioning.CreateCertificateFromCSRResponse
-			unmarshal(t, f, reply, &created)
+			created := createFromCSR(t, p)
 			register := func(serial string) (provisioning.Outcome, []byte) {
 				return p.Handle(t.Context(), provisioning.RegisterThingTopic(templateName, f), marshal(t, f, provisioning.RegisterThingRequest{
 					CertificateOwnershipToken: created.CertificateOwnershipToken, Parameters: map[string]string{"SerialNumber": serial},
 				}), "c")
 			}
-			out, reply = register("R-1")
+			out, reply := register("R-1")
 			var first provisioning.RegisterThingResponse
 			unmarshal(t, f, reply, &first)
 			if out != provisioning.Accepted || first.ThingName == "" {
