@@ -135,23 +135,26 @@ kill "$agent"
 wait "$agent" 2>/dev/null || true
 stoprig
 
+# simrows FILE LABEL KEY...: the report lines KEY of a fleetsim run and its
+# time to online, as rows named "fleetsim LABEL: …".
+simrows() {
+  local file=$1 label=$2 k v
+  shift 2
+  for k in "$@"; do
+    v=$(awk -v k="$k" 'index($0, k" ")==1 {sub("^"k" +", ""); print; exit}' "$file")
+    row "fleetsim $label: $k" "$v"
+  done
+  v=$(awk '$1=="total" {print "p50 "$3" ms, p95 "$5" ms, p99 "$7" ms"; exit}' "$file")
+  row "fleetsim $label: time to online" "$v"
+}
+
 echo "fleetsim ($SIM_N devices, csr)…" >&2
 "$tmp/fleetsim" --rig "$tmp/rig.yaml" -n "$SIM_N" --mode csr --concurrency 64 --pool 0 --quiet >"$tmp/sim.txt" || true
-for k in "online" "devices/s" "crypto ceiling" "ceiling after the run" "achieved/ceiling" "round trips"; do
-  v=$(awk -v k="$k" 'index($0, k" ")==1 {sub("^"k" +", ""); print; exit}' "$tmp/sim.txt")
-  row "fleetsim $SIM_N csr: $k" "$v"
-done
-v=$(awk '$1=="total" {print "p50 "$3" ms, p95 "$5" ms, p99 "$7" ms"; exit}' "$tmp/sim.txt")
-row "fleetsim $SIM_N csr: time to online" "$v"
+simrows "$tmp/sim.txt" "$SIM_N csr" "online" "devices/s" "crypto ceiling" "ceiling after the run" "achieved/ceiling" "round trips"
 
 echo "fleetsim ($JITP_N devices, jitp)…" >&2
 "$tmp/fleetsim" --rig "$tmp/rig.yaml" -n "$JITP_N" --mode jitp --concurrency 64 --no-ceiling --quiet >"$tmp/jitp.txt" || true
-for k in "online" "devices/s" "round trips"; do
-  v=$(awk -v k="$k" 'index($0, k" ")==1 {sub("^"k" +", ""); print; exit}' "$tmp/jitp.txt")
-  row "fleetsim $JITP_N jitp: $k" "$v"
-done
-v=$(awk '$1=="total" {print "p50 "$3" ms, p95 "$5" ms, p99 "$7" ms"; exit}' "$tmp/jitp.txt")
-row "fleetsim $JITP_N jitp: time to online" "$v"
+simrows "$tmp/jitp.txt" "$JITP_N jitp" "online" "devices/s" "round trips"
 
 echo "go benchmarks ($BENCHTIME each)…" >&2
 $GO test -run '^$' -bench . -benchtime "$BENCHTIME" -benchmem \
