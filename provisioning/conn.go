@@ -75,6 +75,7 @@ func Dial(ctx context.Context, cfg DialConfig) (*Conn, error) {
 		dialErr error
 		won     netip.AddrPort
 		unwatch func() bool
+		watch   *connectWatch
 	)
 	open := func(*url.URL, mqtt.ClientOptions) (net.Conn, error) {
 		conn, addr, err := raceDial(ctx, cfg.Addrs, attemptDelay, func(ctx context.Context, addr netip.AddrPort) (net.Conn, error) {
@@ -95,6 +96,8 @@ func Dial(ctx context.Context, cfg DialConfig) (*Conn, error) {
 		if cfg.wrapConn != nil {
 			conn = cfg.wrapConn(conn)
 		}
+		watch = &connectWatch{Conn: conn}
+		conn = watch
 		// paho bounds the MQTT handshake by its own timer only; the context must
 		// end it too.
 		won, unwatch = addr, context.AfterFunc(ctx, func() { _ = conn.Close() })
@@ -130,7 +133,7 @@ func Dial(ctx context.Context, cfg DialConfig) (*Conn, error) {
 	}
 
 	mu.Lock()
-	addr, derr, stop := won, dialErr, unwatch
+	addr, derr, stop, w := won, dialErr, unwatch, watch
 	mu.Unlock()
 	closedByCtx := stop != nil && !stop()
 	if err := tok.Error(); err != nil || closedByCtx {
@@ -138,6 +141,11 @@ func Dial(ctx context.Context, cfg DialConfig) (*Conn, error) {
 			c.client.Disconnect(closeQuiesce)
 		}
 		err = connectError(ctx, tok, err, derr)
+		if w != nil && !closedByCtx && ctx.Err() == nil {
+			if r := w.refusal(cfg.Will); r != nil {
+				err = r
+			}
+		}
 		return nil, fmt.Errorf("connect to %s as %q: %w", cfg.ServerName, cfg.ClientID, err)
 	}
 	d := time.Since(start)
