@@ -34,6 +34,9 @@ type tlsListener struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // handshakes in progress
 	once   sync.Once
+	// failed holds the error that ended Serve when the listener failed by
+	// itself (not closed by Close); Region.Health reports it.
+	failed atomic.Pointer[error]
 }
 
 var _ listeners.Listener = (*tlsListener)(nil)
@@ -69,12 +72,41 @@ func (l *tlsListener) Address() string         { return l.ln.Addr().String() }
 func (l *tlsListener) Protocol() string        { return "tls" }
 func (l *tlsListener) Init(*slog.Logger) error { return nil } // bound by Region.Start
 
+// Accept backoff bounds, as net/http's Server.Serve: a process out of file
+// descriptors must recover once connections close, not stop accepting for good.
+const (
+	acceptBackoffMin = 5 * time.Millisecond
+	acceptBackoffMax = time.Second
+)
+
 func (l *tlsListener) Serve(establish listeners.EstablishFn) {
+	var backoff time.Duration
+	var lastLog time.Time
 	for {
 		conn, err := l.ln.Accept()
 		if err != nil {
-			return
+			if l.ctx.Err() != nil {
+				return
+			}
+			if !temporaryAcceptError(err) {
+				l.failed.Store(&err)
+				l.log.Error("listener failed; region no longer accepts", zap.Error(err))
+				return
+			}
+			backoff = min(max(2*backoff, acceptBackoffMin), acceptBackoffMax)
+			// One line a second at most: a flood of EMFILE must not flood the log.
+			if now := time.Now(); now.Sub(lastLog) >= time.Second {
+				lastLog = now
+				l.log.Warn("accept failed; retrying", zap.Duration("backoff", backoff), zap.Error(err))
+			}
+			select {
+			case <-time.After(backoff):
+			case <-l.ctx.Done():
+				return
+			}
+			continue
 		}
+		backoff = 0
 		l.wg.Add(1)
 		if l.stall != nil {
 			if held, release := l.stall(); held {
