@@ -60,6 +60,10 @@ type StallJSON struct {
 	Times int `json:"times,omitempty"`
 }
 
+// maxFaultMs bounds millisecond fields: a day is longer than any test waits, and
+// anything near 2^63/1e6 would overflow time.Duration into a short delay.
+const maxFaultMs = 24 * 60 * 60 * 1000
+
 // ParseFaults decodes a FaultsJSON document; unknown fields and bad values are
 // errors that name them.
 func ParseFaults(doc []byte) (iotcore.Faults, error) {
@@ -104,8 +108,8 @@ func ParseFaults(doc []byte) (iotcore.Faults, error) {
 		if err != nil {
 			return iotcore.Faults{}, err
 		}
-		if d.Ms <= 0 {
-			return iotcore.Faults{}, fmt.Errorf("faults delayReply.ms: %d, want a positive delay", d.Ms)
+		if d.Ms <= 0 || d.Ms > maxFaultMs {
+			return iotcore.Faults{}, fmt.Errorf("faults delayReply.ms: %d, want a delay of 1 to %d ms", d.Ms, maxFaultMs)
 		}
 		f.DelayReply = &iotcore.Delay{Match: m, By: time.Duration(d.Ms) * time.Millisecond}
 	}
@@ -137,8 +141,8 @@ func ParseFaults(doc []byte) (iotcore.Faults, error) {
 		}
 		f.StallHandshake = &iotcore.Stall{Times: st.Times}
 	}
-	if j.ClientIDConnectIntervalMs < 0 {
-		return iotcore.Faults{}, fmt.Errorf("faults clientIdConnectIntervalMs: %d is negative", j.ClientIDConnectIntervalMs)
+	if j.ClientIDConnectIntervalMs < 0 || j.ClientIDConnectIntervalMs > maxFaultMs {
+		return iotcore.Faults{}, fmt.Errorf("faults clientIdConnectIntervalMs: %d, want 0 to %d ms", j.ClientIDConnectIntervalMs, maxFaultMs)
 	}
 	f.ClientIDConnectInterval = time.Duration(j.ClientIDConnectIntervalMs) * time.Millisecond
 	return f, nil
