@@ -54,7 +54,10 @@ type Options struct {
 	// SetFaults replaces a region's injected faults with those a JSON document
 	// describes (its shape is the caller's; an error wrapping ErrInvalidArgument
 	// answers 400).
-	SetFaults    func(region string, doc []byte) error
+	SetFaults func(region string, doc []byte) error
+	// Health, if set, says which component (a region, DNS, the control plane)
+	// stopped serving; an error makes GET /_mockcloud/health answer 503 with it.
+	Health       func() error
 	AdvanceClock func(d time.Duration) (time.Time, error)
 	Now          func() time.Time
 }

@@ -69,6 +69,11 @@ func (h *Handler) mockCall(r *http.Request, segs []string) (any, string, error) 
 	switch {
 	case is("health"):
 		return onlyMethod(r, http.MethodGet, "Health", func() (any, error) {
+			if h.opts.Health != nil {
+				if err := h.opts.Health(); err != nil {
+					return nil, apiErr(codeUnavailable, "unhealthy: "+err.Error())
+				}
+			}
 			return struct {
 				Status        string   `json:"status"`
 				Regions       []string `json:"regions"`
