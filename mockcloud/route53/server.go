@@ -42,6 +42,44 @@ type Server struct {
 	udp    *dns.Server
 	tcp    *dns.Server
 	served sync.WaitGroup
+	// failure is the error a listener stopped with after Start succeeded.
+	failure atomic.Pointer[error]
+}
+
+// Health reports a DNS listener that stopped serving by itself; nil otherwise.
+func (s *Server) Health() error {
+	if err := s.failure.Load(); err != nil {
+		return fmt.Errorf("dns: listener failed: %w", *err)
+	}
+	return nil
+}
+
+// backoffListener sleeps between temporary Accept errors: miekg/dns retries a
+// Temporary error (EMFILE) at once, spinning a core while the process is out of
+// file descriptors. The wait doubles from 5 ms to 1 s, as net/http's does.
+type backoffListener struct {
+	net.Listener
+	log     *zap.Logger
+	backoff time.Duration
+	lastLog time.Time
+}
+
+func (l *backoffListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err == nil {
+		l.backoff = 0
+		return c, nil
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Temporary() { //nolint:staticcheck // what miekg/dns retries on
+		l.backoff = min(max(2*l.backoff, 5*time.Millisecond), time.Second)
+		if now := time.Now(); now.Sub(l.lastLog) >= time.Second {
+			l.lastLog = now
+			l.log.Warn("dns tcp accept failed; retrying", zap.Duration("backoff", l.backoff), zap.Error(err))
+		}
+		time.Sleep(l.backoff)
+	}
+	return nil, err
 }
 
 type runState string
@@ -91,6 +129,7 @@ func (s *Server) Start(ctx context.Context) error {
 	if s.wrapLn != nil {
 		ln = s.wrapLn(ln)
 	}
+	ln = &backoffListener{Listener: ln, log: s.log}
 	up := make(chan struct{}, 2)
 	notify := func() { up <- struct{}{} }
 	guard := func(r dns.Reader) dns.Reader { return ecsGuard{r} }
@@ -116,6 +155,7 @@ func (s *Server) Start(ctx context.Context) error {
 				// Nobody waits for this error any more; say the rig lost a
 				// listener.
 				s.log.Error("dns listener failed", zap.Error(err))
+				s.failure.Store(&err)
 			}
 			failed <- err
 		}()
