@@ -192,41 +192,44 @@ func (c *catalog) resolve(m *dns.Msg, q dns.Question, pl *placement) {
 }
 
 // pick returns the records of set for the client: the plain set, or the
-// geolocation set that matches most specifically (subdivision, country,
-// continent, default) among the healthy ones. When every geolocation set
-// is unhealthy all count as healthy (Route 53, PROTOCOL.md §4.4).
+// healthy geolocation set that matches most specifically (subdivision,
+// country, continent, default). When every set that applies to the client
+// is unhealthy, Route 53 answers with the one for the smallest location
+// (resource-record-sets-values-geo, PROTOCOL.md §7.3); sets for other
+// locations never take part in that judgement.
 func (c *catalog) pick(set *rrset, pl *placement) []dns.RR {
 	if set.geo == nil {
 		return set.plain
 	}
 	pt, found := pl.get()
-	anyHealthy := false
-	for _, g := range set.geo {
-		if g.healthy.Load() {
-			anyHealthy = true
-			break
-		}
-	}
-	ok := func(g *geoSet) bool { return g != nil && (!anyHealthy || g.healthy.Load()) }
+	applicable := make([]*geoSet, 0, 4)
 	if found {
 		if pt.subdivision != "" {
-			if g := set.bySubdivision[pt.country+"-"+pt.subdivision]; ok(g) {
-				return g.rrs
+			if g := set.bySubdivision[pt.country+"-"+pt.subdivision]; g != nil {
+				applicable = append(applicable, g)
 			}
 		}
 		if pt.country != "" {
-			if g := set.byCountry[pt.country]; ok(g) {
-				return g.rrs
+			if g := set.byCountry[pt.country]; g != nil {
+				applicable = append(applicable, g)
 			}
 		}
-		if g := set.byContinent[pt.continent]; ok(g) {
+		if g := set.byContinent[pt.continent]; g != nil {
+			applicable = append(applicable, g)
+		}
+	}
+	if set.fallback != nil {
+		applicable = append(applicable, set.fallback)
+	}
+	if len(applicable) == 0 {
+		return nil
+	}
+	for _, g := range applicable {
+		if g.healthy.Load() {
 			return g.rrs
 		}
 	}
-	if ok(set.fallback) {
-		return set.fallback.rrs
-	}
-	return nil
+	return applicable[0].rrs
 }
 
 // findZone returns the longest zone holding name (canonical), nil if none.

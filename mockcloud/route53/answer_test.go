@@ -296,12 +296,14 @@ func TestFailover(t *testing.T) {
 		{"healthy region answers", nil, globalName, dns.TypeCNAME, "127.0.1.1", []string{"CNAME " + usEast1}},
 		{"unhealthy continent falls to the default", []string{"us-east-1"}, globalName, dns.TypeCNAME, "127.0.1.1", []string{"CNAME " + euWest1}},
 		{"other locations unaffected", []string{"us-east-1"}, globalName, dns.TypeCNAME, "127.0.3.1", []string{"CNAME " + apNE1}},
-		{"unhealthy continent and default: no answer", []string{"us-east-1", "default"}, globalName, dns.TypeCNAME, "127.0.1.1", nil},
+		// Route 53: every applicable set down answers the smallest location.
+		{"unhealthy continent and default: the continent", []string{"us-east-1", "default"}, globalName, dns.TypeCNAME, "127.0.1.1", []string{"CNAME " + usEast1}},
 		{"all sets down count as healthy", []string{"us-east-1", "eu-west-1", "default", "ap-northeast-1"}, globalName, dns.TypeCNAME, "127.0.1.1", []string{"CNAME " + usEast1}},
 		{"sole set down still answers", []string{"jp"}, "jp-only.example.com.", dns.TypeA, "127.0.3.1", []string{"A 127.0.0.13"}},
 	}
-	// A US-WA client walks up the ladder as sets go down; once every set is
-	// down all count as healthy again.
+	// A US-WA client walks up the ladder as sets go down; once every set
+	// that applies to it is down (a healthy "oc" set does not apply) the
+	// smallest location answers.
 	ladder := []struct {
 		down []string
 		want string
@@ -310,7 +312,7 @@ func TestFailover(t *testing.T) {
 		{[]string{"us-wa"}, `TXT "us"`},
 		{[]string{"us-wa", "us"}, `TXT "na"`},
 		{[]string{"us-wa", "us", "na"}, `TXT "default"`},
-		{[]string{"us-wa", "us", "na", "fallback"}, ""},
+		{[]string{"us-wa", "us", "na", "fallback"}, `TXT "us-wa"`},
 		{[]string{"us-wa", "us", "na", "fallback", "oc"}, `TXT "us-wa"`},
 	}
 	for _, step := range ladder {
@@ -421,4 +423,35 @@ func TestHealthFlipsWhileServing(t *testing.T) {
 	}
 	close(done)
 	<-flipped
+}
+
+// Route 53's own continent table (resource-record-sets-values-geo,
+// "Location"; PROTOCOL.md §7.7) places countries where GeoNames does not.
+func TestRoute53ContinentTable(t *testing.T) {
+	tests := []struct {
+		country, continent string
+	}{
+		{"TR", "EU"},
+		{"XK", "EU"},
+		{"TL", "OC"},
+		{"DE", "EU"},
+		{"JP", "AS"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.country, func(t *testing.T) {
+			if got := countryContinent[tc.country]; got != tc.continent {
+				t.Fatalf("continent of %s = %q, want %q", tc.country, got, tc.continent)
+			}
+			cfg := Config{
+				Zones: []Zone{{Name: "example.com", Records: []Record{
+					{Name: "g.example.com", Type: "A", Values: []string{"192.0.2.1"}, SetIdentifier: "c", Geo: &GeoLocation{Country: tc.country}},
+					{Name: "g.example.com", Type: "A", Values: []string{"192.0.2.2"}, SetIdentifier: "k", Geo: &GeoLocation{Continent: tc.continent}},
+				}}},
+				Locations: []Location{{CIDR: "10.0.0.0/8", Country: tc.country, Continent: tc.continent}},
+			}
+			if err := cfg.Validate(); err != nil {
+				t.Fatalf("Validate: %v", err)
+			}
+		})
+	}
 }

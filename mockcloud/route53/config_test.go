@@ -201,8 +201,8 @@ func TestYAMLFieldNames(t *testing.T) {
 }
 
 func TestCountryTable(t *testing.T) {
-	if len(countryContinent) != 249 {
-		t.Fatalf("%d countries, want the 249 of ISO 3166-1", len(countryContinent))
+	if len(countryContinent) != 250 {
+		t.Fatalf("%d countries, want the 249 of ISO 3166-1 and XK", len(countryContinent))
 	}
 	for cc, cont := range countryContinent {
 		if _, ok := continents[cont]; !ok || len(cc) != 2 || strings.ToUpper(cc) != cc {

@@ -31,8 +31,15 @@
 // default. Health is kept per set identifier (SetHealthy); one identifier may
 // be shared by sets of several names, so marking "us-east-1" unhealthy takes
 // that region out of every name at once. An unhealthy set is skipped and the
-// choice moves up the hierarchy; when every set of a name and type is
-// unhealthy all are treated as healthy (§4.4).
+// choice moves up the hierarchy; when every set that applies to the client
+// (its subdivision, country, continent and the default) is unhealthy, the
+// one for the smallest of those locations answers, as Route 53 documents
+// for geolocation (resource-record-sets-values-geo, PROTOCOL.md §7.3).
+// Sets for other locations play no part in that.
+//
+// Countries are placed on continents by Route 53's own table, not
+// GeoNames': TR and XK (Kosovo, accepted as a country code) in EU, TL in OC
+// (PROTOCOL.md §7.7).
 //
 // # Answers
 //
