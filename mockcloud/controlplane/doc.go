@@ -60,7 +60,7 @@
 //	| GET    | /_mockcloud/health                    | —                   | {"status":"ok","regions":[…],"defaultRegion":…}   | —               |
 //	| POST   | /_mockcloud/dns/records/{setId}/health| {"healthy":bool}    | {"setId":…,"healthy":bool}                        | SetRecordHealth |
 //	| POST   | /_mockcloud/regions/{region}/down     | {"down":bool}       | {"region":…,"down":bool}; unknown region 404      | SetRegionDown   |
-//	| POST   | /_mockcloud/regions/{region}/faults   | faults (mockcloud.FaultsJSON) | {"region":…,"faults":…}; {} clears; bad field 400 | SetFaults |
+//	| POST   | /_mockcloud/regions/{region}/faults   | faults (iotcore.Faults JSON) | {"region":…,"faults":…}; {} clears; bad field 400 | SetFaults |
 //	| POST   | /_mockcloud/clock/advance             | {"seconds":N}       | {"now":RFC 3339,"epoch":seconds}; 0 ≤ N ≤ 100 y   | AdvanceClock    |
 //	| GET    | /_mockcloud/clock                     | —                   | {"now":RFC 3339,"epoch":seconds}                  | Now             |
 //

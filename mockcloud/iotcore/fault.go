@@ -1,6 +1,9 @@
 package iotcore
 
 import (
+	"bytes"
+	"encoding/json"
+	"fmt"
 	"slices"
 	"sync"
 	"time"
@@ -301,3 +304,149 @@ func (r *Region) Faults() Faults {
 
 // FaultCounts says how often each fault fired since the region started.
 func (r *Region) FaultCounts() FaultCounts { return r.faults.snapshot() }
+
+// faultsJSON is the JSON shape of Faults (the body of POST
+// /_mockcloud/regions/{region}/faults): the faults a rig can switch from outside a Go test. Every call replaces
+// the region's whole set; {} clears it. Ops name fleet provisioning operations
+// (CreateKeysAndCertificate, CreateCertificateFromCsr, RegisterThing; none: all);
+// times limits a fault to the first n matching requests or connections (0: all).
+//
+//	{"loseReply": {"ops": ["RegisterThing"], "times": 1},
+//	 "duplicateReply": {}, "delayReply": {"ms": 5000},
+//	 "throttle": {"statusCode": 429}, "drop": {"at": "after-request"},
+//	 "stallHandshake": {"times": 1}, "clientIdConnectIntervalMs": 1000}
+type faultsJSON struct {
+	LoseReply                 *matchJSON    `json:"loseReply,omitempty"`
+	DuplicateReply            *matchJSON    `json:"duplicateReply,omitempty"`
+	DelayReply                *delayJSON    `json:"delayReply,omitempty"`
+	Throttle                  *throttleJSON `json:"throttle,omitempty"`
+	Drop                      *dropJSON     `json:"drop,omitempty"`
+	StallHandshake            *stallJSON    `json:"stallHandshake,omitempty"`
+	ClientIDConnectIntervalMs int           `json:"clientIdConnectIntervalMs,omitempty"`
+}
+
+// matchJSON selects requests.
+type matchJSON struct {
+	Ops   []string `json:"ops,omitempty"`
+	Times int      `json:"times,omitempty"`
+}
+
+// delayJSON holds replies back by Ms milliseconds.
+type delayJSON struct {
+	matchJSON
+	Ms int `json:"ms"`
+}
+
+// throttleJSON refuses requests with ThrottlingException.
+type throttleJSON struct {
+	matchJSON
+	StatusCode int `json:"statusCode,omitempty"`
+}
+
+// dropJSON closes connections at connect, subscribe, request or after-request.
+type dropJSON struct {
+	matchJSON
+	At string `json:"at"`
+}
+
+// stallJSON holds TLS handshakes.
+type stallJSON struct {
+	Times int `json:"times,omitempty"`
+}
+
+// maxFaultMs bounds millisecond fields: a day is longer than any test waits, and
+// anything near 2^63/1e6 would overflow time.Duration into a short delay.
+const maxFaultMs = 24 * 60 * 60 * 1000
+
+// UnmarshalJSON decodes the faultsJSON shape; unknown fields and bad values
+// are errors that name them, and f is left unchanged on error.
+func (f *Faults) UnmarshalJSON(doc []byte) error {
+	parsed, err := parseFaults(doc)
+	if err != nil {
+		return err
+	}
+	*f = parsed
+	return nil
+}
+
+func parseFaults(doc []byte) (Faults, error) {
+	var j faultsJSON
+	dec := json.NewDecoder(bytes.NewReader(doc))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&j); err != nil {
+		return Faults{}, fmt.Errorf("faults: %w", err)
+	}
+	var f Faults
+	match := func(field string, m matchJSON) (Match, error) {
+		out := Match{Times: m.Times}
+		if m.Times < 0 {
+			return out, fmt.Errorf("faults %s.times: %d is negative", field, m.Times)
+		}
+		for i, op := range m.Ops {
+			switch o := provisioning.Operation(op); o {
+			case provisioning.OpCreateKeysAndCertificate, provisioning.OpCreateCertificateFromCSR, provisioning.OpRegisterThing:
+				out.Ops = append(out.Ops, o)
+			default:
+				return out, fmt.Errorf("faults %s.ops[%d]: %q is not a fleet provisioning operation", field, i, op)
+			}
+		}
+		return out, nil
+	}
+	if j.LoseReply != nil {
+		m, err := match("loseReply", *j.LoseReply)
+		if err != nil {
+			return Faults{}, err
+		}
+		f.LoseReply = &m
+	}
+	if j.DuplicateReply != nil {
+		m, err := match("duplicateReply", *j.DuplicateReply)
+		if err != nil {
+			return Faults{}, err
+		}
+		f.DuplicateReply = &m
+	}
+	if d := j.DelayReply; d != nil {
+		m, err := match("delayReply", d.matchJSON)
+		if err != nil {
+			return Faults{}, err
+		}
+		if d.Ms <= 0 || d.Ms > maxFaultMs {
+			return Faults{}, fmt.Errorf("faults delayReply.ms: %d, want a delay of 1 to %d ms", d.Ms, maxFaultMs)
+		}
+		f.DelayReply = &Delay{Match: m, By: time.Duration(d.Ms) * time.Millisecond}
+	}
+	if th := j.Throttle; th != nil {
+		m, err := match("throttle", th.matchJSON)
+		if err != nil {
+			return Faults{}, err
+		}
+		if th.StatusCode != 0 && (th.StatusCode < 400 || th.StatusCode > 599) {
+			return Faults{}, fmt.Errorf("faults throttle.statusCode: %d is not an error status", th.StatusCode)
+		}
+		f.Throttle = &Throttle{Match: m, StatusCode: th.StatusCode}
+	}
+	if d := j.Drop; d != nil {
+		m, err := match("drop", d.matchJSON)
+		if err != nil {
+			return Faults{}, err
+		}
+		switch at := DropStep(d.At); at {
+		case DropAtConnect, DropAtSubscribe, DropAtRequest, DropAfterRequest:
+			f.Drop = &Drop{Match: m, At: at}
+		default:
+			return Faults{}, fmt.Errorf("faults drop.at: %q, want connect, subscribe, request or after-request", d.At)
+		}
+	}
+	if st := j.StallHandshake; st != nil {
+		if st.Times < 0 {
+			return Faults{}, fmt.Errorf("faults stallHandshake.times: %d is negative", st.Times)
+		}
+		f.StallHandshake = &Stall{Times: st.Times}
+	}
+	if j.ClientIDConnectIntervalMs < 0 || j.ClientIDConnectIntervalMs > maxFaultMs {
+		return Faults{}, fmt.Errorf("faults clientIdConnectIntervalMs: %d, want 0 to %d ms", j.ClientIDConnectIntervalMs, maxFaultMs)
+	}
+	f.ClientIDConnectInterval = time.Duration(j.ClientIDConnectIntervalMs) * time.Millisecond
+	return f, nil
+}
