@@ -71,7 +71,8 @@ func (l *backoffListener) Accept() (net.Conn, error) {
 		return c, nil
 	}
 	var ne net.Error
-	if errors.As(err, &ne) && ne.Temporary() { //nolint:staticcheck // what miekg/dns retries on
+	//lint:ignore SA1019 the test miekg/dns retries on, so the wait matches its retries
+	if errors.As(err, &ne) && ne.Temporary() {
 		l.backoff = min(max(2*l.backoff, 5*time.Millisecond), time.Second)
 		if now := time.Now(); now.Sub(l.lastLog) >= time.Second {
 			l.lastLog = now
