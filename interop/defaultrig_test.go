@@ -51,7 +51,7 @@ func TestDefaultRigWithSDKAndAWSCLI(t *testing.T) {
 				"--proxy-host", px.addr().Addr().String(), "--proxy-port", strconv.Itoa(int(px.addr().Port())),
 				"--ca", files.RootCA, "--cert", files.Claim, "--key", files.ClaimKey,
 				"--template", mockcloud.TemplateName, "--serial", serial,
-				"--mode", mode, "--protocol", protocol, "--client-id", "claim-" + serial,
+				"--mode", mode, "--protocol", protocol, "--client-id", "fleetboot-claim-" + serial,
 			})
 			if res.ThingName != "gw-"+serial {
 				t.Fatalf("thing %q", res.ThingName)

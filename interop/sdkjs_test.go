@@ -172,7 +172,7 @@ func TestSDKJSFleetProvisioning(t *testing.T) {
 				"--site", "lab",
 				"--mode", tc.mode,
 				"--protocol", tc.protocol,
-				"--client-id", "claim-" + tc.serial,
+				"--client-id", "fleetboot-claim-" + tc.serial,
 			}
 			var csrPub *ecdsa.PublicKey
 			if tc.mode == "csr" {

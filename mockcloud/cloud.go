@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -76,6 +77,8 @@ type Cloud struct {
 	http    *http.Server
 	httpLn  net.Listener
 	closed  bool
+	// cpFailed holds the error that stopped the control plane's Serve, if any.
+	cpFailed atomic.Pointer[error]
 }
 
 // Start brings the rig up: CA and claim credentials (created on first start),
@@ -370,6 +373,7 @@ func (c *Cloud) startControlPlane() error {
 		SetFaults:       c.setFaultsJSON,
 		AdvanceClock:    func(d time.Duration) (time.Time, error) { return c.AdvanceClock(d), nil },
 		Now:             c.clock.Now,
+		Health:          c.health,
 	})
 	if err != nil {
 		return fmt.Errorf("control plane: %w", err)
@@ -379,13 +383,36 @@ func (c *Cloud) startControlPlane() error {
 		return fmt.Errorf("control plane on %s: %w", addr, err)
 	}
 	c.httpLn = ln
-	c.http = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	c.http = controlplane.NewServer(h)
 	go func() {
-		if err := c.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := c.http.Serve(controlplane.LimitListener(ln, controlplane.MaxServerConns)); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			c.cpFailed.Store(&err)
 			c.log.Error("control plane stopped", zap.Error(err))
 		}
 	}()
 	return nil
+}
+
+// health reports every listener of the rig that stopped by itself: the control
+// plane's, the DNS server's and each running region's.
+func (c *Cloud) health() error {
+	var errs []error
+	if p := c.cpFailed.Load(); p != nil {
+		errs = append(errs, fmt.Errorf("control plane: %w", *p))
+	}
+	if err := c.dns.Health(); err != nil {
+		errs = append(errs, err)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, name := range c.order {
+		if r := c.regions[name]; r != nil {
+			if err := r.Health(); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // defaultRegion serves the default location, else the first region.

@@ -23,11 +23,13 @@ const (
 var gatewayTemplate string
 
 // claimPolicy is least privilege for fleet provisioning by claim (PROTOCOL.md §1.7):
-// connect with any client id, both create flows, and the default template only.
+// connect only with the agent's claim client ids (fleetboot-claim-…), so that a
+// holder of the fleet-wide claim cannot connect under a device's thing name and knock
+// it off; both create flows, and the default template only.
 const claimPolicy = `{
   "Version": "2012-10-17",
   "Statement": [
-    {"Effect": "Allow", "Action": "iot:Connect", "Resource": "arn:aws:iot:REGION:ACCOUNT:client/*"},
+    {"Effect": "Allow", "Action": "iot:Connect", "Resource": "arn:aws:iot:REGION:ACCOUNT:client/fleetboot-claim-*"},
     {"Effect": "Allow", "Action": ["iot:Publish", "iot:Receive"], "Resource": [
       "arn:aws:iot:REGION:ACCOUNT:topic/$aws/certificates/create/*",
       "arn:aws:iot:REGION:ACCOUNT:topic/$aws/certificates/create-from-csr/*",

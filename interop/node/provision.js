@@ -30,7 +30,7 @@ const OPTIONS = {
   protocol: { env: 'IOT_PROTOCOL', def: 'mqtt311', help: 'mqtt311 or mqtt5' },
   csr: { env: 'IOT_CSR', def: '', help: 'CSR PEM file (mode csr)' },
   'csr-key': { env: 'IOT_CSR_KEY', def: '', help: 'private key PEM file of the CSR (mode csr)' },
-  'client-id': { env: 'IOT_CLIENT_ID', def: '', help: 'client id of the claim connection; default claim-<serial>' },
+  'client-id': { env: 'IOT_CLIENT_ID', def: '', help: 'client id of the claim connection; default fleetboot-claim-<serial>' },
   'proxy-host': { env: 'IOT_PROXY_HOST', def: '', help: 'HTTP CONNECT proxy host' },
   'proxy-port': { env: 'IOT_PROXY_PORT', def: '', help: 'HTTP CONNECT proxy port' },
   timeout: { env: 'IOT_TIMEOUT_MS', def: '45000', help: 'overall timeout in milliseconds' },
@@ -69,7 +69,7 @@ function parseArgs(argv) {
   if (!(opts['crt-log'].toUpperCase() in io.LogLevel)) usage(`--crt-log ${opts['crt-log']}: unknown level`);
   opts.port = Number(opts.port);
   opts.timeout = Number(opts.timeout);
-  if (!opts['client-id']) opts['client-id'] = `claim-${opts.serial}`;
+  if (!opts['client-id']) opts['client-id'] = `fleetboot-claim-${opts.serial}`;
   return opts;
 }
 
