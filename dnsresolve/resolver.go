@@ -91,7 +91,8 @@ type Result struct {
 	Addrs []netip.Addr
 	// TTL is the smallest TTL over the chain and the addresses.
 	TTL time.Duration
-	// Region is RegionFromName(Name): "" when Name is not an AWS IoT endpoint name.
+	// Region is that of the last AWS IoT endpoint name in the chain (RegionFromName):
+	// "" when no name on the way is one.
 	Region string
 	// Server is the server ("ip:port") that gave the final answer.
 	Server string
@@ -367,14 +368,30 @@ func (r *Resolver) combine(qname string, a, aaaa familyResult) (*Result, error) 
 		Name:   final,
 		Addrs:  HappyEyeballsOrder(addrs),
 		TTL:    time.Duration(minTTL) * time.Second,
-		Region: RegionFromName(final),
 		Server: primary.server,
 	}
 	for _, lk := range primary.l.links {
 		res.Chain = append(res.Chain, Link{Name: trimDot(lk.name), Target: trimDot(lk.target),
 			TTL: time.Duration(lk.ttl) * time.Second})
 	}
+	res.Region = chainRegion(res)
 	return res, nil
+}
+
+// chainRegion is the region of the last AWS IoT endpoint name on the way from the
+// query to the addresses. AWS may put a name of its own behind the ATS name (a load
+// balancer's, which names no region the way an IoT endpoint does), so the end of
+// the chain alone is not enough.
+func chainRegion(res *Result) string {
+	if r := RegionFromName(res.Name); r != "" {
+		return r
+	}
+	for i := len(res.Chain) - 1; i >= 0; i-- {
+		if r := RegionFromName(res.Chain[i].Name); r != "" {
+			return r
+		}
+	}
+	return ""
 }
 
 // serverList returns the configured servers, else resolv.conf's, read now: on first boot

@@ -69,10 +69,9 @@ func TestEndpointChainsResolveForTheAgent(t *testing.T) {
 			if region != "us-east-1" {
 				t.Errorf("region on the chain %q, want us-east-1", region)
 			}
-			// dnsresolve's Result.Region reads only the end of the chain, so
-			// it is empty past an extra hop until dnsresolve takes the last
-			// ATS-shaped name of the chain instead.
-			if !tc.extraHop && res.Region != "us-east-1" {
+			// Past the extra hop the end of the chain names no region: the
+			// agent's region is that of the ATS name on the way.
+			if res.Region != "us-east-1" {
 				t.Errorf("Result.Region %q, want us-east-1", res.Region)
 			}
 		})
