@@ -9,17 +9,13 @@ import (
 	"testing"
 )
 
-// docs/RELIABILITY.md proves each behaviour by naming a test: every test and fuzz
-// target it names must exist somewhere in the repository, so a renamed or deleted
-// test cannot leave the document pointing at nothing.
+// docs/RELIABILITY.md and docs/FIDELITY.md prove each behaviour by naming a test:
+// every test and fuzz target they name must exist somewhere in the repository, so a
+// renamed or deleted test cannot leave a document pointing at nothing.
 func TestFaultReliabilityDocNamesExistingTests(t *testing.T) {
-	doc, err := os.ReadFile(filepath.Join("..", "docs", "RELIABILITY.md"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	defined := map[string]bool{}
 	decl := regexp.MustCompile(`(?m)^func ((?:Test|Fuzz)[A-Z]\w*)\(`)
-	err = filepath.WalkDir("..", func(path string, d fs.DirEntry, err error) error {
+	err := filepath.WalkDir("..", func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
@@ -41,13 +37,26 @@ func TestFaultReliabilityDocNamesExistingTests(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	for _, tc := range []struct {
+		doc      string
+		minNames int
+	}{{"RELIABILITY.md", 50}, {"FIDELITY.md", 5}} {
+		t.Run(tc.doc, func(t *testing.T) { checkDocNamesTests(t, tc.doc, tc.minNames, defined) })
+	}
+}
+
+func checkDocNamesTests(t *testing.T, name string, minNames int, defined map[string]bool) {
+	doc, err := os.ReadFile(filepath.Join("..", "docs", name))
+	if err != nil {
+		t.Fatal(err)
+	}
 	named := regexp.MustCompile("`(?:[\\w/]+ )?((?:Test|Fuzz)[A-Z]\\w*)(?:/[^`]*)?`").FindAllSubmatch(doc, -1)
-	if len(named) < 50 {
-		t.Fatalf("only %d test names found in RELIABILITY.md: the pattern no longer matches the document", len(named))
+	if len(named) < minNames {
+		t.Fatalf("only %d test names found in %s: the pattern no longer matches the document", len(named), name)
 	}
 	for _, m := range named {
-		if name := string(m[1]); !defined[name] {
-			t.Errorf("RELIABILITY.md names %s, which no test file defines", name)
+		if test := string(m[1]); !defined[test] {
+			t.Errorf("%s names %s, which no test file defines", name, test)
 		}
 	}
 }

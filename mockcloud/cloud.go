@@ -2,6 +2,10 @@
 // config (mockcloud/iotcore), the Route 53-style geolocation DNS in front of them
 // (mockcloud/route53) and the control plane (mockcloud/controlplane). Users' own Go
 // test rigs start it with Start; cmd/mockcloud serves it.
+//
+// AWS's documented behaviour is the default; the rig file's iot: section names the
+// switches that depart from it. docs/FIDELITY.md lists each behaviour with its AWS
+// source, its default, its switch and the test that shows it.
 package mockcloud
 
 import (
