@@ -49,6 +49,10 @@ type Options struct {
 	Keystore keystore.Keystore
 	// State defaults to DirStore(Config.StateDir).
 	State StateStore
+	// Rehome keeps the re-provisioning backoff between boots; it defaults to
+	// RehomeFile in the state folder when State is a DirStore (or unset), else
+	// to memory.
+	Rehome RehomeStore
 	// Claim, if set, is the claim certificate and key already loaded, used instead
 	// of reading Config's claim files at each provisioning; Roots likewise replaces
 	// reading Config.Endpoint's root CAs. A simulator loads them once for all its
@@ -80,12 +84,10 @@ type Agent struct {
 	ks       keystore.Keystore
 	ownKS    bool
 	store    StateStore
-	claim    *tls.Certificate
-	dial     Dialer
-	// accepted is the connection a JITP registration was accepted on, kept as
-	// the permanent one: AWS allows one connect per second per client id, so a
-	// second connect right after it would be refused.
-	accepted *provisioning.Conn
+	// rehomeStore persists the re-provisioning backoff (rehome.go).
+	rehomeStore RehomeStore
+	claim       *tls.Certificate
+	dial        Dialer
 	// lastConnect is when the last dial with each client id ended (connect).
 	lastConnect map[string]time.Time
 	observe     func(Step)
@@ -96,6 +98,11 @@ type Agent struct {
 
 	mu    sync.Mutex
 	state *State
+	// accepted is the connection a JITP registration was accepted on, kept as
+	// the permanent one: AWS allows one connect per second per client id, so a
+	// second connect right after it would be refused. Under mu: Close may run
+	// on another goroutine than Run.
+	accepted *provisioning.Conn
 	// resolved holds what the last resolution returned, so the first permanent
 	// connection reuses it instead of asking again.
 	resolved *dnsresolve.Result
@@ -128,6 +135,14 @@ func New(ctx context.Context, opts Options) (*Agent, error) {
 	}
 	if a.store == nil {
 		a.store = DirStore(cfg.StateDir)
+	}
+	a.rehomeStore = opts.Rehome
+	if a.rehomeStore == nil {
+		if d, ok := a.store.(DirStore); ok {
+			a.rehomeStore = RehomeFile(string(d))
+		} else {
+			a.rehomeStore = &MemRehome{}
+		}
 	}
 	if a.log == nil {
 		a.log = zap.NewNop()
@@ -174,16 +189,15 @@ func New(ctx context.Context, opts Options) (*Agent, error) {
 		// A boot that finds its token saved cannot tell whether the previous one
 		// sent RegisterThing before the power went: if the cloud refuses the
 		// token, the certificate may have been activated all the same.
-		a.unconfirmed = st.CertificateID
+		a.setUnconfirmed(st.CertificateID)
 	}
 	return a, nil
 }
 
 // Close releases the keystore if the agent opened it.
 func (a *Agent) Close() error {
-	if a.accepted != nil {
-		a.accepted.Close()
-		a.accepted = nil
+	if c := a.takeAccepted(); c != nil {
+		c.Close()
 	}
 	if a.ownKS && a.ks != nil {
 		return a.ks.Close()
@@ -273,13 +287,14 @@ func (a *Agent) step(name string, fn func() error) error {
 }
 
 // save writes the state before the next network step, then passes the fault point.
-func (a *Agent) save(st *State) error {
+// A full disk is waited out (retryDiskFull) until ctx ends.
+func (a *Agent) save(ctx context.Context, st *State) error {
 	now, trusted := trustedNow(a.now(), st.Updated)
 	if trusted {
 		st.Updated = now
 	}
-	if err := a.store.Save(st); err != nil {
-		return configErr("save state", err)
+	if err := a.retryDiskFull(ctx, "state ("+string(st.Phase)+")", func() error { return a.store.Save(st) }); err != nil {
+		return storageErr("save state", err)
 	}
 	a.mu.Lock()
 	a.state = st
@@ -289,6 +304,45 @@ func (a *Agent) save(st *State) error {
 		a.fault(st.Phase)
 	}
 	return nil
+}
+
+// takeAccepted hands over the JITP connection, once.
+func (a *Agent) takeAccepted() *provisioning.Conn {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	c := a.accepted
+	a.accepted = nil
+	return c
+}
+
+func (a *Agent) setAccepted(c *provisioning.Conn) {
+	a.mu.Lock()
+	a.accepted = c
+	a.mu.Unlock()
+}
+
+func (a *Agent) lastResolved() *dnsresolve.Result {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.resolved
+}
+
+func (a *Agent) setResolved(r *dnsresolve.Result) {
+	a.mu.Lock()
+	a.resolved = r
+	a.mu.Unlock()
+}
+
+func (a *Agent) getUnconfirmed() string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.unconfirmed
+}
+
+func (a *Agent) setUnconfirmed(id string) {
+	a.mu.Lock()
+	a.unconfirmed = id
+	a.mu.Unlock()
 }
 
 func (a *Agent) current() *State {

@@ -4,8 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
-	"strings"
+	"syscall"
 
 	"github.com/fleetboot/fleetboot/provisioning"
 )
@@ -23,7 +22,13 @@ const (
 	ClassThrottled Class = "throttled"
 	// ClassIdentity: the region does not accept the device's certificate.
 	ClassIdentity Class = "identity"
-	// ClassTransient: network, DNS, a region down, a reply lost or late; retry.
+	// ClassPolicy: the region accepted the identity (CONNACK came) and then closed
+	// the connection over something the device policy denies: the status topic or
+	// its retained Will. Not a refusal of the identity, so never a reason to
+	// provision again; the policy can be fixed in the cloud while the device retries.
+	ClassPolicy Class = "policy"
+	// ClassTransient: network, DNS, a region down, a reply lost or late, a full
+	// disk; retry.
 	ClassTransient Class = "transient"
 )
 
@@ -48,6 +53,8 @@ func (e *Error) Hint() string {
 		return "the cloud is throttling: the agent backs off and retries"
 	case ClassIdentity:
 		return "the region does not accept this device's certificate: check it is ACTIVE, or reset the device to provision again"
+	case ClassPolicy:
+		return "the device policy denies the status topic or its retained Will: allow iot:Publish and iot:RetainPublish on it; the agent backs off and retries"
 	default:
 		return "network or DNS failure, or no reply from the cloud in time: the agent retries with backoff"
 	}
@@ -88,6 +95,12 @@ func classify(step string, err error) error {
 	if errors.As(err, &refused) && refused.NotAuthorized() {
 		c = ClassIdentity
 	}
+	// AWS's answer to a CONNECT its policy denies (MQTT 3.1.1): TLS done, CONNECT
+	// sent, connection closed without CONNACK. A TCP or DNS failure never gets here.
+	var closed *provisioning.ConnectClosedError
+	if errors.As(err, &closed) {
+		c = ClassIdentity
+	}
 	if certificateRefused(err) {
 		c = ClassIdentity
 	}
@@ -96,6 +109,21 @@ func classify(step string, err error) error {
 
 func configErr(step string, err error) error {
 	return &Error{Class: ClassConfig, Step: step, Err: err}
+}
+
+// storageErr classes a failed state or key write: a full disk or quota is
+// transient (space can come back: logs rotate, a journal is vacuumed), anything
+// else is the configuration's.
+func storageErr(step string, err error) error {
+	if diskFull(err) {
+		return &Error{Class: ClassTransient, Step: step, Err: fmt.Errorf("disk full: %w", err)}
+	}
+	return configErr(step, err)
+}
+
+// diskFull reports ENOSPC or EDQUOT anywhere in err's chain.
+func diskFull(err error) bool {
+	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT)
 }
 
 // ErrNotProvisioned is returned by operations that need the permanent identity.
@@ -111,11 +139,6 @@ var ErrNoReply = errors.New("no reply from the cloud")
 // the region does not accept this identity. Such alerts arrive as a net.OpError
 // whose Op is "remote error".
 func certificateRefused(err error) bool {
-	var op *net.OpError
-	for e := err; errors.As(e, &op); e = op.Err {
-		if op.Op == "remote error" && strings.Contains(op.Err.Error(), "certificate") {
-			return true
-		}
-	}
-	return false
+	_, ok := provisioning.CertificateAlert(err)
+	return ok
 }

@@ -42,14 +42,14 @@ func (a *Agent) provisionJITP(ctx context.Context) (*State, error) {
 		if err != nil {
 			return classify("resolve "+a.serverName(), err)
 		}
-		a.resolved = res
+		a.setResolved(res)
 		st.Region, st.Endpoint, st.ServerName = res.Region, res.Name, a.serverName()
 		st.Addrs, st.AddrsExpire = addrStrings(res.Addrs), a.expiry(res.TTL)
 		return nil
 	}); err != nil {
 		return nil, err
 	}
-	addrs := a.addrPorts(a.resolved.Addrs)
+	addrs := a.addrPorts(a.lastResolved().Addrs)
 	bo := a.backoff(500*time.Millisecond, 10*time.Second)
 	var last error
 	for attempt := 1; attempt <= jitpAttempts; attempt++ {
@@ -60,15 +60,16 @@ func (a *Agent) provisionJITP(ctx context.Context) (*State, error) {
 			if err != nil {
 				return classify(fmt.Sprintf("connect as %q with the factory certificate", thing), err)
 			}
-			a.accepted = conn
+			a.setAccepted(conn)
 			return nil
 		})
 		if err == nil {
 			st.Phase, st.Mode, st.ThingName = PhaseRegistered, ModeJITP, thing
 			st.CertificateID = certificateID(leaf.Raw)
-			if err := a.save(st); err != nil {
-				a.accepted.Close()
-				a.accepted = nil
+			if err := a.save(ctx, st); err != nil {
+				if c := a.takeAccepted(); c != nil {
+					c.Close()
+				}
 				return nil, err
 			}
 			a.log.Info("registered just in time", zap.String("thing", thing), zap.String("region", st.Region), zap.Int("attempt", attempt))

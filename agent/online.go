@@ -39,8 +39,7 @@ func (a *Agent) connectPermanent(ctx context.Context) (*provisioning.Conn, error
 		return nil, err
 	}
 	topic := a.statusTopic(st.ThingName)
-	conn := a.accepted
-	a.accepted = nil
+	conn := a.takeAccepted()
 	err = a.step("connect", func() error {
 		if conn != nil {
 			return nil // the connection JITP was accepted on
@@ -48,6 +47,10 @@ func (a *Agent) connectPermanent(ctx context.Context) (*provisioning.Conn, error
 		dc := a.dialConfig(cert, st.ThingName, addrs)
 		dc.Will = a.offlineWill(st.ThingName)
 		c, err := a.connect(ctx, dc)
+		var closed *provisioning.ConnectClosedError
+		if errors.As(err, &closed) && closed.Will != nil {
+			return a.probeWill(ctx, dc, st, err)
+		}
 		if err != nil {
 			return classify(fmt.Sprintf("connect as %q to %s", st.ThingName, st.Endpoint), err)
 		}
@@ -60,20 +63,55 @@ func (a *Agent) connectPermanent(ctx context.Context) (*provisioning.Conn, error
 	if err := a.step("publish-status", func() error {
 		pctx, cancel := a.exchange(ctx)
 		defer cancel()
-		return classify("publish status to "+topic, conn.Publish(pctx, topic, 1, true, []byte(statusOnline)))
+		err := conn.Publish(pctx, topic, 1, true, []byte(statusOnline))
+		if errors.Is(err, provisioning.ErrConnectionLost) {
+			// CONNACK came, so the identity was accepted: AWS closes the
+			// connection over a PUBLISH its policy denies.
+			a.policyDenied(topic, "right after the retained status publish")
+			return &Error{Class: ClassPolicy, Step: "publish status to " + topic, Err: err}
+		}
+		return classify("publish status to "+topic, err)
 	}); err != nil {
 		conn.Close()
 		return nil, err
 	}
 	if st.Phase != PhaseOnline {
 		st.Phase = PhaseOnline
-		if err := a.save(st); err != nil {
+		if err := a.save(ctx, st); err != nil {
 			conn.Close()
 			return nil, err
 		}
 	}
+	a.rehomeOnline()
 	a.log.Info("online", zap.String("thing", st.ThingName), zap.String("region", st.Region), zap.String("endpoint", st.Endpoint))
 	return conn, nil
+}
+
+// probeWill tells a CONNECT refused for its Will from one refused for the
+// identity: AWS answers both by closing the connection without CONNACK. It
+// connects once more without the Will; if that is accepted, the identity is good
+// and the device policy denies the retained Will's topic.
+func (a *Agent) probeWill(ctx context.Context, dc provisioning.DialConfig, st *State, refused error) error {
+	step := fmt.Sprintf("connect as %q to %s", st.ThingName, st.Endpoint)
+	bare := dc
+	bare.Will = nil
+	c, err := a.connect(ctx, bare)
+	if err != nil {
+		// Refused without the Will too: the identity (or iot:Connect) itself.
+		return classify(step, refused)
+	}
+	c.Close()
+	a.policyDenied(dc.Will.Topic, "at CONNECT with the retained Will (a CONNECT without it is accepted)")
+	return &Error{Class: ClassPolicy, Step: step, Err: fmt.Errorf("the region accepts this identity without its Will and refuses it with the retained Will on %s: %w", dc.Will.Topic, refused)}
+}
+
+// policyDenied is the one line an operator needs when the region closes the
+// connection over the status topic: AWS needs iot:RetainPublish besides
+// iot:Publish for a retained PUBLISH and for a retained Will.
+func (a *Agent) policyDenied(topic, when string) {
+	a.log.Error("the region closed the connection "+when+": the device policy must allow iot:Publish and iot:RetainPublish on the status topic",
+		zap.String("topic", topic),
+		zap.String("hint", "add iot:Publish and iot:RetainPublish on arn:aws:iot:<region>:<account>:topic/"+topic+" to the device policy (and iot:Connect with iot:ConnectAttributes LastWill if the policy restricts them); the agent keeps its identity and retries with backoff"))
 }
 
 // offlineWill is the last will of every connection as the thing.
@@ -137,12 +175,19 @@ func (a *Agent) Run(ctx context.Context) error {
 			if c == ClassConfig {
 				return err
 			}
+			// Only refusals of the identity count; a policy refusal came after a
+			// CONNACK, so the identity was accepted and the row is broken.
 			if c == ClassIdentity {
 				refusals++
 			} else {
 				refusals = 0
 			}
 			if refusals >= rehomeAfter && a.cfg.Provisioning.Rehome == RehomeClaim {
+				if a.waitBeforeRehome(ctx, err) != nil {
+					if ctx.Err() != nil {
+						return nil
+					}
+				}
 				if rerr := a.rehome(ctx); rerr != nil {
 					return rerr
 				}
@@ -198,8 +243,8 @@ func (a *Agent) handoff(ctx context.Context) error {
 			return configErr("device configuration", err)
 		}
 		// Readable by other gateway software by design: it holds no secret.
-		if err := writeFileAtomic(filepath.Dir(p), filepath.Base(p), append(data, '\n'), 0o644); err != nil {
-			return configErr("write device configuration "+p, err)
+		if err := a.retryDiskFull(ctx, p, func() error { return writeFileAtomic(filepath.Dir(p), filepath.Base(p), append(data, '\n'), 0o644) }); err != nil {
+			return storageErr("write device configuration "+p, err)
 		}
 	}
 	if cmd := a.cfg.Device.OnProvisioned; cmd != "" {
@@ -209,7 +254,7 @@ func (a *Agent) handoff(ctx context.Context) error {
 		}
 	}
 	st.HandoffDone = true
-	return a.save(st)
+	return a.save(ctx, st)
 }
 
 func (a *Agent) runHook(ctx context.Context, command string, st *State) error {
@@ -308,9 +353,12 @@ func (a *Agent) rehome(ctx context.Context) error {
 		return err
 	}
 	st := a.current()
-	a.log.Warn("the home region refuses this identity; provisioning again with the claim certificate",
+	a.log.Warn("provisioning again with the claim certificate",
 		zap.String("thing", st.ThingName), zap.String("region", st.Region), zap.String("certificate", st.CertificateID))
 	fresh := &State{Phase: PhaseNew, Updated: st.Updated}
-	a.resolved = nil
-	return a.save(fresh)
+	a.setResolved(nil)
+	if err := a.save(ctx, fresh); err != nil {
+		return err
+	}
+	return a.rehomeServed(ctx)
 }

@@ -82,7 +82,7 @@ func (a *Agent) provisionRound(ctx context.Context, st *State, claim tls.Certifi
 			if len(res.Addrs) == 0 {
 				return classify("resolve "+a.serverName(), errors.New("no addresses"))
 			}
-			a.resolved = res
+			a.setResolved(res)
 			st.Region, st.Endpoint = res.Region, res.Name
 			st.ServerName = a.serverName()
 			st.Addrs, st.AddrsExpire = addrStrings(res.Addrs), a.expiry(res.TTL)
@@ -141,7 +141,7 @@ func (a *Agent) provisionRound(ctx context.Context, st *State, claim tls.Certifi
 	if st.Phase == PhaseCredentialed && a.tokenStale(st) {
 		a.log.Info("ownership token expired by the clock; requesting new credentials")
 		st.Phase, st.OwnershipToken, st.CertificateID = PhaseNew, "", ""
-		if err := a.save(st); err != nil {
+		if err := a.save(ctx, st); err != nil {
 			return err
 		}
 		if a.cfg.Provisioning.Mode == ModeCSR {
@@ -182,7 +182,7 @@ func (a *Agent) provisionRound(ctx context.Context, st *State, claim tls.Certifi
 		// vouched for will never be activated. Start over with new credentials; a
 		// CSR-flow key is kept and signs the next CSR.
 		st.Phase, st.OwnershipToken, st.CertificateID = PhaseNew, "", ""
-		if serr := a.save(st); serr != nil {
+		if serr := a.save(ctx, st); serr != nil {
 			return serr
 		}
 		return &tokenRefused{err: classify("register thing", err)}
@@ -190,12 +190,12 @@ func (a *Agent) provisionRound(ctx context.Context, st *State, claim tls.Certifi
 	if err != nil && !rejected && ctx.Err() == nil {
 		// The request may have been applied: the next attempt repeats it with the
 		// same token, and says so if the cloud then refuses that token.
-		a.unconfirmed = st.CertificateID
+		a.setUnconfirmed(st.CertificateID)
 	}
 	if err != nil {
 		return classify(fmt.Sprintf("register thing with template %q", template), err)
 	}
-	a.unconfirmed = ""
+	a.setUnconfirmed("")
 	if reg.ThingName == "" {
 		return &Error{Class: ClassRejected, Step: "register thing", Err: errors.New("accepted reply has no thingName: the template has no AWS::IoT::Thing resource")}
 	}
@@ -203,7 +203,7 @@ func (a *Agent) provisionRound(ctx context.Context, st *State, claim tls.Certifi
 	st.ThingName = reg.ThingName
 	st.DeviceConfiguration = reg.DeviceConfiguration
 	st.OwnershipToken = ""
-	if err := a.save(st); err != nil {
+	if err := a.save(ctx, st); err != nil {
 		return err
 	}
 	conn.Close()
@@ -217,10 +217,10 @@ func (a *Agent) provisionRound(ctx context.Context, st *State, claim tls.Certifi
 // is refused like an expired one. If it was applied, the thing holds that
 // certificate ACTIVE besides the one this device goes on to get.
 func (a *Agent) warnUnconfirmed(certID string) {
-	if certID == "" || a.unconfirmed != certID {
+	if certID == "" || a.getUnconfirmed() != certID {
 		return
 	}
-	a.unconfirmed = ""
+	a.setUnconfirmed("")
 	a.log.Warn("the cloud refused the ownership token of a RegisterThing whose reply was lost; it may have been applied",
 		zap.String("certificate", certID),
 		zap.String("hint", "if this certificate is ACTIVE, the device does not use it: deactivate it (aws iot update-certificate --new-status INACTIVE)"))
@@ -273,8 +273,8 @@ func (a *Agent) createCredentials(ctx context.Context, client *provisioning.Clie
 		if !ok {
 			return configErr("store key", fmt.Errorf("keystore %s cannot import a key: use csr mode", a.ks.Describe()))
 		}
-		if err := imp.ImportIdentity(ctx, key, leaf, nil); err != nil {
-			return configErr("store key and certificate", err)
+		if err := a.retryDiskFull(ctx, "key and certificate", func() error { return imp.ImportIdentity(ctx, key, leaf, nil) }); err != nil {
+			return storageErr("store key and certificate", err)
 		}
 		st.CertificateID, st.OwnershipToken = resp.CertificateID, resp.CertificateOwnershipToken
 	default:
@@ -293,8 +293,8 @@ func (a *Agent) createCredentials(ctx context.Context, client *provisioning.Clie
 		if err := checkIssued(resp.CertificateID, leaf, signer.Public()); err != nil {
 			return &Error{Class: ClassRejected, Step: "create certificate from csr", Err: err}
 		}
-		if err := a.ks.StoreCertificate(ctx, leaf, nil); err != nil {
-			return configErr("store certificate", err)
+		if err := a.retryDiskFull(ctx, "certificate", func() error { return a.ks.StoreCertificate(ctx, leaf, nil) }); err != nil {
+			return storageErr("store certificate", err)
 		}
 		st.CertificateID, st.OwnershipToken = resp.CertificateID, resp.CertificateOwnershipToken
 	}
@@ -305,7 +305,7 @@ func (a *Agent) createCredentials(ctx context.Context, client *provisioning.Clie
 		st.TokenIssued = now
 	}
 	st.Phase = PhaseCredentialed
-	return a.save(st)
+	return a.save(ctx, st)
 }
 
 // deviceKey returns the keystore's key, making one if there is none. A key that
@@ -322,9 +322,13 @@ func (a *Agent) deviceKey(ctx context.Context) (crypto.Signer, error) {
 	if !ok {
 		return nil, configErr("generate device key", fmt.Errorf("keystore %s cannot generate keys", a.ks.Describe()))
 	}
-	s, err = gen.GenerateKey(ctx, keystore.Algorithm(a.cfg.Keystore.KeyAlgorithm))
+	err = a.retryDiskFull(ctx, "device key", func() error {
+		var gerr error
+		s, gerr = gen.GenerateKey(ctx, keystore.Algorithm(a.cfg.Keystore.KeyAlgorithm))
+		return gerr
+	})
 	if err != nil {
-		return nil, configErr("generate device key", err)
+		return nil, storageErr("generate device key", err)
 	}
 	return s, nil
 }
@@ -333,9 +337,9 @@ func (a *Agent) deviceKey(ctx context.Context) (crypto.Signer, error) {
 // lasts by a believable clock, else a fresh resolution of the pinned name (never
 // the global name).
 func (a *Agent) pinnedAddrs(ctx context.Context, st *State) ([]netip.AddrPort, error) {
-	if a.resolved != nil && a.resolved.Name == st.Endpoint {
+	if r := a.lastResolved(); r != nil && r.Name == st.Endpoint {
 		if now, trusted := trustedNow(a.now(), st.Updated); trusted && now.Before(st.AddrsExpire) {
-			return a.addrPorts(a.resolved.Addrs), nil
+			return a.addrPorts(r.Addrs), nil
 		}
 	}
 	var out []netip.AddrPort
@@ -350,7 +354,7 @@ func (a *Agent) pinnedAddrs(ctx context.Context, st *State) ([]netip.AddrPort, e
 			}
 			return classify("resolve "+st.Endpoint, err)
 		}
-		a.resolved = res
+		a.setResolved(res)
 		out = a.addrPorts(res.Addrs)
 		return nil
 	})
