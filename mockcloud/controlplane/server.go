@@ -22,15 +22,27 @@ const (
 // NewServer is the control plane's HTTP server: read, write and idle timeouts,
 // and request bodies limited to 1 MiB. Serve it on LimitListener(ln, MaxServerConns).
 func NewServer(h http.Handler) *http.Server {
+	return newServer(h, serverLimits{
+		read: ServerReadTimeout, readHeader: ServerReadHeaderTimeout,
+		write: ServerWriteTimeout, idle: ServerIdleTimeout, body: maxRequestBody,
+	})
+}
+
+type serverLimits struct {
+	read, readHeader, write, idle time.Duration
+	body                          int64
+}
+
+func newServer(h http.Handler, l serverLimits) *http.Server {
 	return &http.Server{
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			r.Body = http.MaxBytesReader(w, r.Body, maxRequestBody)
+			r.Body = http.MaxBytesReader(w, r.Body, l.body)
 			h.ServeHTTP(w, r)
 		}),
-		ReadTimeout:       ServerReadTimeout,
-		ReadHeaderTimeout: ServerReadHeaderTimeout,
-		WriteTimeout:      ServerWriteTimeout,
-		IdleTimeout:       ServerIdleTimeout,
+		ReadTimeout:       l.read,
+		ReadHeaderTimeout: l.readHeader,
+		WriteTimeout:      l.write,
+		IdleTimeout:       l.idle,
 	}
 }
 
