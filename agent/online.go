@@ -48,7 +48,8 @@ func (a *Agent) connectPermanent(ctx context.Context) (*provisioning.Conn, error
 		dc.Will = a.offlineWill(st.ThingName)
 		c, err := a.connect(ctx, dc)
 		var closed *provisioning.ConnectClosedError
-		if errors.As(err, &closed) && closed.Will != nil {
+		var refused *provisioning.ConnectRefusedError
+		if errors.As(err, &closed) && closed.Will != nil || errors.As(err, &refused) && refused.NotAuthorized() {
 			return a.probeWill(ctx, dc, st, err)
 		}
 		if err != nil {
@@ -88,7 +89,8 @@ func (a *Agent) connectPermanent(ctx context.Context) (*provisioning.Conn, error
 }
 
 // probeWill tells a CONNECT refused for its Will from one refused for the
-// identity: AWS answers both by closing the connection without CONNACK. It
+// identity: AWS answers both by closing the connection without CONNACK (a broker
+// that answers CONNACK 5 answers both with that). It
 // connects once more without the Will; if that is accepted, the identity is good
 // and the device policy denies the retained Will's topic.
 func (a *Agent) probeWill(ctx context.Context, dc provisioning.DialConfig, st *State, refused error) error {
