@@ -414,7 +414,9 @@ func TestFaultConnectRatePerClientID(t *testing.T) {
 	j := newJournal()
 	a := newAgent(t, cfg, agent.Options{Observe: j.observe, Retry: faultRetry})
 	r := startRun(a)
-	waitFor(t, "a refused connect", func() bool { return j.count("connect", failedWith(agent.ClassTransient)) >= 1 })
+	// AWS closes a CONNECT over the rate without CONNACK, as it does one its policy
+	// denies: on the wire it is a refusal of the identity, which the agent retries.
+	waitFor(t, "a refused connect", func() bool { return j.count("connect", failedWith(agent.ClassIdentity)) >= 1 })
 	region.SetFaults(iotcore.Faults{ClientIDConnectInterval: iotcore.ConnectIntervalAWS})
 	r.waitOnline(t, j)
 	r.stop(t)
