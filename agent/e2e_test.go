@@ -322,7 +322,8 @@ func TestRehome(t *testing.T) {
 			var mu sync.Mutex
 			var identityFailures, claimConnects int
 			online := make(chan struct{}, 1)
-			a := newAgent(t, cfg, agent.Options{Observe: func(s agent.Step) {
+			// Retry shortens the waits, the one before re-provisioning too.
+			a := newAgent(t, cfg, agent.Options{Retry: faultRetry, Observe: func(s agent.Step) {
 				mu.Lock()
 				defer mu.Unlock()
 				switch {
