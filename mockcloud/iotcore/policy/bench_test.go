@@ -54,15 +54,15 @@ func BenchmarkEvaluate(b *testing.B) {
 		vars Variables
 		want Decision
 	}{
-		{"claim/connect", claim, Request{ActionConnect, ClientARN(region, acct, "serial-000123")}, claimVars, Allow},
-		{"claim/publish-csr", claim, Request{ActionPublish, TopicARN(region, acct, "$aws/certificates/create-from-csr/json")}, claimVars, Allow},
-		{"claim/subscribe-register", claim, Request{ActionSubscribe, TopicFilterARN(region, acct, "$aws/provisioning-templates/GatewayTemplate/provision/json/accepted")}, claimVars, Allow},
-		{"claim/publish-denied", claim, Request{ActionPublish, TopicARN(region, acct, "devices/gw-000123/telemetry/temp")}, claimVars, ImplicitDeny},
-		{"device/connect", device, Request{ActionConnect, ClientARN(region, acct, "gw-000123")}, deviceVars, Allow},
-		{"device/publish-telemetry", device, Request{ActionPublish, TopicARN(region, acct, "devices/gw-000123/telemetry/temp")}, deviceVars, Allow},
-		{"device/publish-denied", device, Request{ActionPublish, TopicARN(region, acct, "$aws/things/gw-000123/shadow/delete")}, deviceVars, ExplicitDeny},
-		{"device/receive-jobs", device, Request{ActionReceive, TopicARN(region, acct, "$aws/things/gw-000123/jobs/notify-next")}, deviceVars, Allow},
-		{"device/subscribe-other", device, Request{ActionSubscribe, TopicFilterARN(region, acct, "$aws/things/gw-000999/shadow/#")}, deviceVars, ImplicitDeny},
+		{"claim/connect", claim, Request{Action: ActionConnect, Resource: ClientARN(region, acct, "serial-000123")}, claimVars, Allow},
+		{"claim/publish-csr", claim, Request{Action: ActionPublish, Resource: TopicARN(region, acct, "$aws/certificates/create-from-csr/json")}, claimVars, Allow},
+		{"claim/subscribe-register", claim, Request{Action: ActionSubscribe, Resource: TopicFilterARN(region, acct, "$aws/provisioning-templates/GatewayTemplate/provision/json/accepted")}, claimVars, Allow},
+		{"claim/publish-denied", claim, Request{Action: ActionPublish, Resource: TopicARN(region, acct, "devices/gw-000123/telemetry/temp")}, claimVars, ImplicitDeny},
+		{"device/connect", device, Request{Action: ActionConnect, Resource: ClientARN(region, acct, "gw-000123")}, deviceVars, Allow},
+		{"device/publish-telemetry", device, Request{Action: ActionPublish, Resource: TopicARN(region, acct, "devices/gw-000123/telemetry/temp")}, deviceVars, Allow},
+		{"device/publish-denied", device, Request{Action: ActionPublish, Resource: TopicARN(region, acct, "$aws/things/gw-000123/shadow/delete")}, deviceVars, ExplicitDeny},
+		{"device/receive-jobs", device, Request{Action: ActionReceive, Resource: TopicARN(region, acct, "$aws/things/gw-000123/jobs/notify-next")}, deviceVars, Allow},
+		{"device/subscribe-other", device, Request{Action: ActionSubscribe, Resource: TopicFilterARN(region, acct, "$aws/things/gw-000999/shadow/#")}, deviceVars, ImplicitDeny},
 	}
 	for _, c := range cases {
 		b.Run(c.name, func(b *testing.B) {

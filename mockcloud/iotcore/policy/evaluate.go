@@ -18,6 +18,10 @@ type Request struct {
 	// topic/<topic> for Publish and Receive, topicfilter/<filter> for Subscribe. See
 	// ClientARN, TopicARN and TopicFilterARN.
 	Resource string
+	// ConnectAttributes is the iot:ConnectAttributes set of the CONNECT for an
+	// iot:Connect request (see ConnectFlags.Attributes); leave it zero for the
+	// others, to which the key does not apply.
+	ConnectAttributes ConnectAttributes
 }
 
 // Variables are the values of the connection that policy variables stand for. An
@@ -126,7 +130,7 @@ func (s *statement) applies(req *Request, vars *Variables) bool {
 		return false
 	}
 	for i := range s.conds {
-		if !s.conds[i].holds(vars) {
+		if !s.conds[i].holds(req, vars) {
 			return false
 		}
 	}

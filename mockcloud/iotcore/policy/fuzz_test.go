@@ -10,10 +10,12 @@ import (
 
 // fuzzRequests are evaluated on every document FuzzParse accepts.
 var fuzzRequests = []Request{
-	{ActionConnect, "arn:aws:iot:us-east-1:123456789012:client/thing1"},
-	{ActionPublish, "arn:aws:iot:us-east-1:123456789012:topic/thing1/a"},
-	{ActionSubscribe, "arn:aws:iot:us-east-1:123456789012:topicfilter/$aws/certificates/create/#"},
-	{ActionReceive, "arn:aws:iot:us-east-1:123456789012:topic/my/topic"},
+	{Action: ActionConnect, Resource: "arn:aws:iot:us-east-1:123456789012:client/thing1"},
+	{Action: ActionPublish, Resource: "arn:aws:iot:us-east-1:123456789012:topic/thing1/a"},
+	{Action: ActionSubscribe, Resource: "arn:aws:iot:us-east-1:123456789012:topicfilter/$aws/certificates/create/#"},
+	{Action: ActionReceive, Resource: "arn:aws:iot:us-east-1:123456789012:topic/my/topic"},
+	{Action: ActionConnect, Resource: "arn:aws:iot:us-east-1:123456789012:client/thing1", ConnectAttributes: LastWill},
+	{Action: ActionConnect, Resource: "arn:aws:iot:us-east-1:123456789012:client/thing1", ConnectAttributes: PersistentConnect | LastWill},
 }
 
 // FuzzParse: Parse never panics; an accepted document re-encodes canonically (the
@@ -26,6 +28,7 @@ func FuzzParse(f *testing.F) {
 	}
 	f.Add([]byte(`{"Statement":{"Effect":"Deny","NotAction":"iot:Connect","NotResource":["*"],"Condition":{"StringNotLike":{"iot:ClientId":"a*"}}}}`))
 	f.Add([]byte(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"x${*}${iot:clientId}"}]}`))
+	f.Add([]byte(`{"Statement":{"Effect":"Allow","Action":"iot:Connect","Resource":"*","Condition":{"ForAllValues:StringEquals":{"iot:ConnectAttributes":[]},"ForAnyValue:StringNotLikeIfExists":{"iot:ClientId":["a*"]}}}}`))
 	f.Fuzz(func(t *testing.T, doc []byte) {
 		d, err := Parse(doc)
 		if err != nil {

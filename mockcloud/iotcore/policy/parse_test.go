@@ -52,8 +52,18 @@ func TestParseErrors(t *testing.T) {
 		{name: "empty variable", doc: `{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"*","Resource":"topic/${}"}}`, stmt: 0, field: "Statement.Resource[0]", contains: []string{"empty policy variable"}},
 		{name: "variable default", doc: `{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"*","Resource":"topic/${iot:ClientId, 'x'}"}}`, stmt: 0, field: "Statement.Resource[0]", contains: []string{"default values"}},
 		{name: "condition operator", doc: `{"Statement":{"Effect":"Allow","Action":"*","Resource":"*","Condition":{"NumericEquals":{"iot:ClientId":"1"}}}}`, stmt: 0, field: "Statement.Condition.NumericEquals", contains: []string{"not supported", "StringLike"}},
-		{name: "condition set operator", doc: `{"Statement":{"Effect":"Allow","Action":"*","Resource":"*","Condition":{"ForAllValues:StringEquals":{"iot:ClientId":["a"]}}}}`, stmt: 0, field: "Statement.Condition.ForAllValues:StringEquals", contains: []string{"ForAllValues"}},
-		{name: "condition IfExists", doc: `{"Statement":{"Effect":"Allow","Action":"*","Resource":"*","Condition":{"StringEqualsIfExists":{"iot:ClientId":["a"]}}}}`, stmt: 0, field: "Statement.Condition.StringEqualsIfExists", contains: []string{"IfExists"}},
+		{name: "set operator over unsupported operator", doc: `{"Statement":{"Effect":"Allow","Action":"*","Resource":"*","Condition":{"ForAllValues:NumericEquals":{"iot:ClientId":["1"]}}}}`, stmt: 0, field: "Statement.Condition.ForAllValues:NumericEquals", contains: []string{"not supported", "ForAllValues:", "IfExists"}},
+		{name: "set operator prefix twice", doc: `{"Statement":{"Effect":"Allow","Action":"*","Resource":"*","Condition":{"ForAllValues:ForAnyValue:StringEquals":{"iot:ClientId":["a"]}}}}`, stmt: 0, field: "Statement.Condition.ForAllValues:ForAnyValue:StringEquals", contains: []string{"not supported"}},
+		{name: "set operator prefix case", doc: `{"Statement":{"Effect":"Allow","Action":"*","Resource":"*","Condition":{"forallvalues:StringEquals":{"iot:ClientId":["a"]}}}}`, stmt: 0, field: "Statement.Condition.forallvalues:StringEquals", contains: []string{"not supported"}},
+		{
+			// IAM: multivalued keys require a set operator.
+			name: "connect attributes without set operator", stmt: 0, field: "Statement.Condition.StringEquals.iot:ConnectAttributes", contains: []string{"multivalued", "ForAllValues:", "ForAnyValue:"},
+			doc: `{"Statement":{"Effect":"Allow","Action":"iot:Connect","Resource":"*","Condition":{"StringEquals":{"iot:ConnectAttributes":["LastWill"]}}}}`,
+		},
+		{name: "connect attributes IfExists without set operator", doc: `{"Statement":{"Effect":"Allow","Action":"iot:Connect","Resource":"*","Condition":{"StringEqualsIfExists":{"iot:ConnectAttributes":"LastWill"}}}}`, stmt: 0, field: "Statement.Condition.StringEqualsIfExists.iot:ConnectAttributes", contains: []string{"multivalued"}},
+		{name: "connect attributes Bool", doc: `{"Statement":{"Effect":"Allow","Action":"iot:Connect","Resource":"*","Condition":{"ForAllValues:Bool":{"iot:ConnectAttributes":"true"}}}}`, stmt: 0, field: "Statement.Condition.ForAllValues:Bool.iot:ConnectAttributes", contains: []string{"Bool applies only"}},
+		{name: "empty value list without set operator", doc: `{"Statement":{"Effect":"Allow","Action":"*","Resource":"*","Condition":{"StringEquals":{"iot:ClientId":[]}}}}`, stmt: 0, field: "Statement.Condition.StringEquals.iot:ClientId", contains: []string{"empty list"}},
+		{name: "set operator value not string", doc: `{"Statement":{"Effect":"Allow","Action":"*","Resource":"*","Condition":{"ForAnyValue:StringEquals":{"iot:ConnectAttributes":[7]}}}}`, stmt: 0, field: "Statement.Condition.ForAnyValue:StringEquals.iot:ConnectAttributes", contains: []string{"element 0"}},
 		{name: "condition key", doc: `{"Statement":{"Effect":"Allow","Action":"*","Resource":"*","Condition":{"StringEquals":{"iot:Certificate.Subject.Organization":"x"}}}}`, stmt: 0, field: "Statement.Condition.StringEquals.iot:Certificate.Subject.Organization", contains: []string{"condition key not supported", "iot:ClientId"}},
 		{name: "condition bool value", doc: `{"Statement":{"Effect":"Allow","Action":"*","Resource":"*","Condition":{"Bool":{"iot:Connection.Thing.IsAttached":"yes"}}}}`, stmt: 0, field: "Statement.Condition.Bool.iot:Connection.Thing.IsAttached", contains: []string{`"yes"`}},
 		{name: "condition bool key", doc: `{"Statement":{"Effect":"Allow","Action":"*","Resource":"*","Condition":{"Bool":{"iot:ClientId":"true"}}}}`, stmt: 0, field: "Statement.Condition.Bool.iot:ClientId", contains: []string{"Bool applies only"}},
@@ -110,6 +120,7 @@ func TestParseAccepts(t *testing.T) {
 		{name: "exactly at the size limit", doc: exactly + strings.Repeat("a", pad) + `"}}`, stmts: 1},
 		{name: "whitespace does not count", doc: strings.Replace(exactly+strings.Repeat("a", pad)+`"}}`, ",", " ,\n\t ", -1), stmts: 1},
 		{name: "unknown variables accepted", doc: `{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"*","Resource":["topic/${iot:Connection.Thing.Attributes[x]}","topic/${aws:SourceIp}","topic/${*}${?}${$}"]}}`, version: VersionCurrent, stmts: 1},
+		{name: "set operators and IfExists", doc: `{"Statement":{"Effect":"Allow","Action":"*","Resource":"*","Condition":{"ForAllValues:StringEquals":{"iot:ConnectAttributes":[]},"ForAnyValue:StringLikeIfExists":{"iot:connectattributes":"Last*","iot:ClientId":"a*"},"StringNotEqualsIfExists":{"iot:CertificateId":"x"},"BoolIfExists":{"iot:Connection.Thing.IsAttached":true}}}}`, stmts: 1},
 		{name: "bool condition as JSON bool", doc: `{"Statement":{"Effect":"Allow","Action":"*","Resource":"*","Condition":{"Bool":{"iot:connection.thing.isattached":true}}}}`, stmts: 1},
 	}
 	for _, tt := range tests {

@@ -16,6 +16,9 @@ const (
 	varCertificateID
 	// varNever stands for every variable name this package accepts but never resolves.
 	varNever
+	// varConnectAttributes is the multivalued condition key iot:ConnectAttributes,
+	// which comes from the Request; IAM allows no multivalued key as a variable.
+	varConnectAttributes
 )
 
 // Exact spellings of the variables that resolve (also the condition keys).

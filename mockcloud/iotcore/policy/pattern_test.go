@@ -125,78 +125,78 @@ func TestEvaluateSemantics(t *testing.T) {
 		{
 			name: "NotAction allows everything but Connect",
 			docs: []string{`{"Statement":{"Effect":"Allow","NotAction":"iot:Connect","Resource":"*"}}`},
-			req:  Request{ActionPublish, arn + "topic/a"}, vars: bare, want: Allow,
+			req:  Request{Action: ActionPublish, Resource: arn + "topic/a"}, vars: bare, want: Allow,
 		},
 		{
 			name: "NotAction excludes Connect",
 			docs: []string{`{"Statement":{"Effect":"Allow","NotAction":"iot:connect","Resource":"*"}}`},
-			req:  Request{ActionConnect, arn + "client/thing1"}, vars: bare, want: ImplicitDeny,
+			req:  Request{Action: ActionConnect, Resource: arn + "client/thing1"}, vars: bare, want: ImplicitDeny,
 		},
 		{
 			name: "Deny with NotResource denies everything outside",
 			docs: []string{
 				`{"Statement":[{"Effect":"Allow","Action":"iot:*","Resource":"*"},{"Effect":"Deny","Action":"iot:Publish","NotResource":"` + arn + `topic/ok/*"}]}`,
 			},
-			req: Request{ActionPublish, arn + "topic/other"}, vars: bare, want: ExplicitDeny,
+			req: Request{Action: ActionPublish, Resource: arn + "topic/other"}, vars: bare, want: ExplicitDeny,
 		},
 		{
 			name: "NotResource with an unresolved variable applies nowhere",
 			docs: []string{`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iot:Publish","NotResource":"` + arn + `topic/${iot:Connection.Thing.ThingName}/*"}]}`},
-			req:  Request{ActionPublish, arn + "topic/elsewhere"}, vars: bare, want: ImplicitDeny,
+			req:  Request{Action: ActionPublish, Resource: arn + "topic/elsewhere"}, vars: bare, want: ImplicitDeny,
 		},
 		{
 			name: "NotResource with a resolved variable",
 			docs: []string{`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iot:Publish","NotResource":"` + arn + `topic/${iot:Connection.Thing.ThingName}/*"}]}`},
-			req:  Request{ActionPublish, arn + "topic/elsewhere"}, vars: attached, want: Allow,
+			req:  Request{Action: ActionPublish, Resource: arn + "topic/elsewhere"}, vars: attached, want: Allow,
 		},
 		{
 			name: "unresolved entry does not hide the others",
 			docs: []string{`{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"iot:Connect","Resource":["` + arn + `client/${iot:Connection.Thing.ThingName}","` + arn + `client/thing1"]}}`},
-			req:  Request{ActionConnect, arn + "client/thing1"}, vars: bare, want: Allow,
+			req:  Request{Action: ActionConnect, Resource: arn + "client/thing1"}, vars: bare, want: Allow,
 		},
 		{
 			name: "StringLike condition with a variable",
 			docs: []string{`{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"iot:Connect","Resource":"*","Condition":{"StringLike":{"iot:ClientId":"${iot:Connection.Thing.ThingName}-*"}}}}`},
-			req:  Request{ActionConnect, arn + "client/thing1-shadow"}, vars: Variables{ClientID: "thing1-shadow", ThingName: "thing1"}, want: Allow,
+			req:  Request{Action: ActionConnect, Resource: arn + "client/thing1-shadow"}, vars: Variables{ClientID: "thing1-shadow", ThingName: "thing1"}, want: Allow,
 		},
 		{
 			name: "StringEquals treats * literally",
 			docs: []string{`{"Statement":{"Effect":"Allow","Action":"iot:Connect","Resource":"*","Condition":{"StringEquals":{"iot:ClientId":"dev*"}}}}`},
-			req:  Request{ActionConnect, arn + "client/dev1"}, vars: Variables{ClientID: "dev1"}, want: ImplicitDeny,
+			req:  Request{Action: ActionConnect, Resource: arn + "client/dev1"}, vars: Variables{ClientID: "dev1"}, want: ImplicitDeny,
 		},
 		{
 			name: "StringEqualsIgnoreCase",
 			docs: []string{`{"Statement":{"Effect":"Allow","Action":"iot:Connect","Resource":"*","Condition":{"StringEqualsIgnoreCase":{"IOT:CLIENTID":["DEV1","dev2"]}}}}`},
-			req:  Request{ActionConnect, arn + "client/dev1"}, vars: Variables{ClientID: "dev1"}, want: Allow,
+			req:  Request{Action: ActionConnect, Resource: arn + "client/dev1"}, vars: Variables{ClientID: "dev1"}, want: Allow,
 		},
 		{
 			name: "StringNotEquals with a missing key holds",
 			docs: []string{`{"Statement":{"Effect":"Deny","Action":"*","Resource":"*","Condition":{"StringNotEquals":{"iot:Connection.Thing.ThingName":"thing1"}}}}`, `{"Statement":{"Effect":"Allow","Action":"*","Resource":"*"}}`},
-			req:  Request{ActionConnect, arn + "client/thing1"}, vars: bare, want: ExplicitDeny,
+			req:  Request{Action: ActionConnect, Resource: arn + "client/thing1"}, vars: bare, want: ExplicitDeny,
 		},
 		{
 			name: "StringEquals with a missing key fails",
 			docs: []string{`{"Statement":{"Effect":"Allow","Action":"*","Resource":"*","Condition":{"StringEquals":{"iot:CertificateId":""}}}}`},
-			req:  Request{ActionConnect, arn + "client/thing1"}, vars: bare, want: ImplicitDeny,
+			req:  Request{Action: ActionConnect, Resource: arn + "client/thing1"}, vars: bare, want: ImplicitDeny,
 		},
 		{
 			name: "conditions are ANDed",
 			docs: []string{`{"Statement":{"Effect":"Allow","Action":"*","Resource":"*","Condition":{"Bool":{"iot:Connection.Thing.IsAttached":"true"},"StringEquals":{"iot:CertificateId":"other"}}}}`},
-			req:  Request{ActionConnect, arn + "client/thing1"}, vars: attached, want: ImplicitDeny,
+			req:  Request{Action: ActionConnect, Resource: arn + "client/thing1"}, vars: attached, want: ImplicitDeny,
 		},
 		{
 			name: "Bool false",
 			docs: []string{`{"Statement":{"Effect":"Deny","Action":"iot:Connect","Resource":"*","Condition":{"Bool":{"iot:Connection.Thing.IsAttached":false}}}}`},
-			req:  Request{ActionConnect, arn + "client/thing1"}, vars: bare, want: ExplicitDeny,
+			req:  Request{Action: ActionConnect, Resource: arn + "client/thing1"}, vars: bare, want: ExplicitDeny,
 		},
 		{
 			name: "nil documents are skipped",
 			docs: []string{"", `{"Statement":{"Effect":"Allow","Action":"*","Resource":"*"}}`},
-			req:  Request{ActionConnect, arn + "client/x"}, vars: bare, want: Allow,
+			req:  Request{Action: ActionConnect, Resource: arn + "client/x"}, vars: bare, want: Allow,
 		},
 		{
 			name: "no documents",
-			req:  Request{ActionConnect, arn + "client/x"}, vars: bare, want: ImplicitDeny,
+			req:  Request{Action: ActionConnect, Resource: arn + "client/x"}, vars: bare, want: ImplicitDeny,
 		},
 	}
 	for _, tt := range tests {
@@ -225,16 +225,16 @@ func TestExplain(t *testing.T) {
 		req  Request
 		want Result
 	}{
-		{Request{ActionPublish, "arn:aws:iot:r:a:topic/x"}, Result{Decision: Allow, Policy: 0, Statement: 1, Sid: "Pub"}},
-		{Request{ActionPublish, "arn:aws:iot:r:a:topic/$aws/x"}, Result{Decision: ExplicitDeny, Policy: 1, Statement: 1, Sid: "NoShadow"}},
-		{Request{ActionSubscribe, "arn:aws:iot:r:a:topicfilter/x"}, Result{Decision: Allow, Policy: 1, Statement: 0}},
+		{Request{Action: ActionPublish, Resource: "arn:aws:iot:r:a:topic/x"}, Result{Decision: Allow, Policy: 0, Statement: 1, Sid: "Pub"}},
+		{Request{Action: ActionPublish, Resource: "arn:aws:iot:r:a:topic/$aws/x"}, Result{Decision: ExplicitDeny, Policy: 1, Statement: 1, Sid: "NoShadow"}},
+		{Request{Action: ActionSubscribe, Resource: "arn:aws:iot:r:a:topicfilter/x"}, Result{Decision: Allow, Policy: 1, Statement: 0}},
 	}
 	for _, tt := range tests {
 		if got := Explain(docs, tt.req, Variables{ClientID: "c"}); got != tt.want {
 			t.Errorf("Explain(%v) = %+v, want %+v", tt.req, got, tt.want)
 		}
 	}
-	if got := Explain(nil, Request{ActionConnect, "x"}, Variables{}); got != (Result{Decision: ImplicitDeny, Policy: -1, Statement: -1}) {
+	if got := Explain(nil, Request{Action: ActionConnect, Resource: "x"}, Variables{}); got != (Result{Decision: ImplicitDeny, Policy: -1, Statement: -1}) {
 		t.Errorf("Explain(nil) = %+v", got)
 	}
 }
