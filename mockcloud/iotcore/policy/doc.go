@@ -66,12 +66,19 @@
 //   - Condition: a small subset is supported, everything else is rejected with an error
 //     naming the operator or key. Operators StringEquals, StringNotEquals,
 //     StringEqualsIgnoreCase, StringNotEqualsIgnoreCase, StringLike, StringNotLike and
-//     Bool; keys iot:ClientId, iot:Connection.Thing.ThingName,
-//     iot:Connection.Thing.IsAttached and iot:CertificateId (key names compare
-//     case-insensitively, as in IAM). Values may use the policy variables above. IAM's
-//     rules apply: values of one key are ORed, keys and operators are ANDed, a key with
-//     no value fails positive operators and satisfies negated ones. ForAllValues:,
-//     ForAnyValue: and ...IfExists are rejected.
+//     Bool, each with an optional ForAllValues: or ForAnyValue: prefix and an
+//     optional IfExists suffix; keys iot:ClientId, iot:Connection.Thing.ThingName,
+//     iot:Connection.Thing.IsAttached, iot:CertificateId and the multi-valued
+//     iot:ConnectAttributes (PersistentConnect, LastWill; on iot:Connect only, and
+//     only with a set operator, as IAM requires of multi-valued keys). Key names
+//     compare case-insensitively, as in IAM. Values may use the policy variables
+//     above. IAM's rules apply: values of one key are ORed (NORed for a negated
+//     operator), keys and operators are ANDed, a key with no value fails positive
+//     operators and satisfies negated ones, and a plain operator with IfExists
+//     passes when the key has no value. ForAllValues: holds when every value of the
+//     request's set passes, so also for an empty set; ForAnyValue: needs one, so
+//     never for an empty set; IfExists changes nothing on a set operator. The
+//     ArnEquals/iot:LastWillTopic examples of AWS's pages are rejected.
 //   - Element names are case-sensitive and unknown elements are errors; Principal and
 //     NotPrincipal are rejected (an IoT policy is attached to its principal). Duplicate
 //     JSON keys are not detected: the last one wins, as in encoding/json.
