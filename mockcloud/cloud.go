@@ -144,20 +144,24 @@ func Start(ctx context.Context, cfg *Config, opts Options) (*Cloud, error) {
 
 func (c *Cloud) regionConfig(r RegionConfig, addr string) iotcore.Config {
 	return iotcore.Config{
-		Region:               r.Name,
-		AccountID:            c.cfg.AccountID,
-		EndpointPrefix:       c.cfg.EndpointPrefix,
-		Addr:                 addr,
-		CustomDomains:        []string{c.cfg.GlobalName},
-		CA:                   c.ca,
-		DataDir:              filepath.Join(c.opts.DataDir, "regions", r.Name),
-		Behaviour:            c.cfg.IoT.Behaviour,
-		Clock:                c.clock.Now,
-		KeyPoolSize:          c.cfg.IoT.KeyPoolSize,
-		TokenLifetime:        time.Duration(c.cfg.IoT.TokenLifetime),
-		Logger:               c.log.Named(r.Name),
-		WrapListener:         c.delayListener,
-		SessionCheckInterval: c.opts.SessionCheckInterval,
+		Region:                  r.Name,
+		AccountID:               c.cfg.AccountID,
+		EndpointPrefix:          c.cfg.EndpointPrefix,
+		Addr:                    addr,
+		CustomDomains:           []string{c.cfg.GlobalName},
+		CA:                      c.ca,
+		DataDir:                 filepath.Join(c.opts.DataDir, "regions", r.Name),
+		AllowMissingSNI:         c.cfg.IoT.AllowMissingSNI,
+		AllowUnknownSNI:         c.cfg.IoT.AllowUnknownSNI,
+		ReasonCodes:             c.cfg.IoT.ReasonCodes,
+		Clock:                   c.clock.Now,
+		KeyPoolSize:             c.cfg.IoT.KeyPoolSize,
+		TokenLifetime:           time.Duration(c.cfg.IoT.TokenLifetime),
+		JITPKeepFirstConnection: c.cfg.IoT.JITPKeepFirstConnection,
+		RegisterThingReplay:     c.cfg.IoT.RegisterThingReplay,
+		Logger:                  c.log.Named(r.Name),
+		WrapListener:            c.delayListener,
+		SessionCheckInterval:    c.opts.SessionCheckInterval,
 	}
 }
 

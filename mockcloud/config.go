@@ -14,7 +14,6 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"github.com/fleetboot/fleetboot/mockcloud/iotcore"
 	"github.com/fleetboot/fleetboot/mockcloud/route53"
 )
 
@@ -77,15 +76,20 @@ type RegionConfig struct {
 	Serves []route53.GeoLocation `yaml:"serves"`
 }
 
-// IoTConfig is the rig file's `iot:` section, applied to every region: the
-// region's behaviour switches (iotcore.Behaviour, whose zero value is AWS's
-// behaviour) and the two sizes that are no behaviour of AWS's.
+// IoTConfig holds behaviour switches applied to every region.
 type IoTConfig struct {
-	iotcore.Behaviour `yaml:",inline"`
-	// KeyPoolSize RSA keys are kept ready for CreateKeysAndCertificate.
-	KeyPoolSize int `yaml:"keyPoolSize"`
-	// TokenLifetime of ownership tokens; AWS: one hour.
-	TokenLifetime Duration `yaml:"tokenLifetime"`
+	AllowMissingSNI bool     `yaml:"allowMissingSNI"`
+	AllowUnknownSNI bool     `yaml:"allowUnknownSNI"`
+	ReasonCodes     bool     `yaml:"reasonCodes"`
+	KeyPoolSize     int      `yaml:"keyPoolSize"`
+	TokenLifetime   Duration `yaml:"tokenLifetime"`
+	// JITPKeepFirstConnection lets the connection that registered a certificate
+	// just in time go on to CONNACK. AWS drops it (the default, false).
+	JITPKeepFirstConnection bool `yaml:"jitpKeepFirstConnection"`
+	// RegisterThingReplay answers a repeated RegisterThing (same token, template
+	// and parameters) with the same reply instead of refusing the used token.
+	// AWS's behaviour is unconfirmed; the default refuses (PROTOCOL.md §1.6).
+	RegisterThingReplay bool `yaml:"registerThingReplay"`
 }
 
 // Duration is written "1h" in YAML.

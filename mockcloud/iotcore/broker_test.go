@@ -89,11 +89,11 @@ func TestSubscribeDeniedDisconnects(t *testing.T) {
 	}
 }
 
-func TestMQTT311SubackFailure(t *testing.T) {
-	rg := newRig(t, func(c *iotcore.Config) { c.MQTT311SubackFailure = true })
+func TestReasonCodes(t *testing.T) {
+	rg := newRig(t, func(c *iotcore.Config) { c.ReasonCodes = true })
 	c := rg.mustDial(rg.claim, "claim")
 	if _, err := c.subscribe(t, "gateways/#"); !errors.Is(err, errSubackFailure) {
-		t.Fatalf("denied subscribe with MQTT311SubackFailure: %v, want SUBACK 0x80", err)
+		t.Fatalf("denied subscribe with ReasonCodes: %v, want SUBACK 0x80", err)
 	}
 	// Still connected and useful.
 	if out, _ := c.request(t, provisioning.CreateKeysTopic(provisioning.FormatJSON), nil); out != provisioning.Accepted {

@@ -34,12 +34,25 @@ type Config struct {
 	// DataDir holds registry.db.
 	DataDir string
 
-	// Behaviour switches; the zero value is AWS's behaviour.
-	Behaviour
-
+	// AllowMissingSNI and AllowUnknownSNI accept clients that send no SNI or a name
+	// that is not this region's; such clients get the ATS certificate. AWS documents
+	// both as refused (PROTOCOL.md §3.3), the default here.
+	AllowMissingSNI, AllowUnknownSNI bool
 	// RequireALPN makes a port-443-style listener: clients must offer x-amzn-mqtt-ca.
 	RequireALPN bool
+	// ReasonCodes answers a denied SUBSCRIBE with SUBACK 0x80 (3.1.1) / 0x87 (5) and a
+	// denied QoS 1 PUBLISH from an MQTT 5 client with PUBACK 0x87, instead of closing
+	// the connection, which is what AWS is reported to do (PROTOCOL.md §3.5). MQTT
+	// 3.1.1 has no PUBACK failure code, so a denied 3.1.1 PUBLISH always disconnects.
+	ReasonCodes bool
 
+	// JITPKeepFirstConnection lets the connection that auto-registered its
+	// certificate go on to CONNACK when the JITP template made the certificate
+	// ACTIVE. By default that connection is closed at its CONNECT without a CONNACK
+	// and the device must reconnect, as users of AWS consistently observe although
+	// AWS does not document it (PROTOCOL.md §2.2 [obs]). A certificate left
+	// PENDING_ACTIVATION (JITR, failed template) always has its connection closed.
+	JITPKeepFirstConnection bool
 	// CertificateRegistered, if set, is called after each auto-registration with
 	// the event the region published, on the connecting client's handshake
 	// goroutine: keep it short.
@@ -52,6 +65,12 @@ type Config struct {
 	KeyPoolSize int
 	// TokenLifetime of certificate ownership tokens; 0: one hour, as AWS.
 	TokenLifetime time.Duration
+	// RegisterThingReplay answers a RegisterThing that repeats an applied one (same
+	// ownership token, template and parameters, before the token expires) with the
+	// same accepted reply, as if the first reply had been lost. AWS documents the
+	// token as proof of ownership but not whether a second use is refused
+	// (PROTOCOL.md §1.6, unconfirmed); the default, false, refuses it.
+	RegisterThingReplay bool
 	// SweepInterval between sweeps of expired tokens (on Clock's time); 0: one minute.
 	SweepInterval time.Duration
 	// HandshakeTimeout bounds the TLS handshake, ConnectTimeout the wait for CONNECT

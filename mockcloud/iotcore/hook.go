@@ -183,10 +183,10 @@ func (h *brokerHook) checkPublish(cl *mqtt.Client, s *session, pk packets.Packet
 			return h.drop(cl, s, "publish to reserved topic", topic, packets.ErrNotAuthorized)
 		}
 	}
-	if !h.publishReasonCodes(s) && !h.r.authz.canPublish(s.principal, topic) {
+	if !h.r.cfg.ReasonCodes && !h.r.authz.canPublish(s.principal, topic) {
 		return h.drop(cl, s, "PUBLISH denied by policy", topic, packets.ErrNotAuthorized)
 	}
-	return nil // with reason codes, OnACLCheck decides and mochi answers PUBACK 0x87
+	return nil // with ReasonCodes, OnACLCheck decides and mochi answers
 }
 
 func (h *brokerHook) checkSubscribe(cl *mqtt.Client, s *session, pk packets.Packet) error {
@@ -196,28 +196,13 @@ func (h *brokerHook) checkSubscribe(cl *mqtt.Client, s *session, pk packets.Pack
 			return h.drop(cl, s, "subscribe to reserved topic", f.Filter, packets.ErrNotAuthorized)
 		}
 		ok := h.r.authz.canSubscribe(s.principal, f.Filter)
-		if !ok && !h.subscribeReasonCodes(s) {
+		if !ok && !h.r.cfg.ReasonCodes {
 			return h.drop(cl, s, "SUBSCRIBE denied by policy", f.Filter, packets.ErrNotAuthorized)
 		}
 		decisions[f.Filter] = ok
 	}
 	s.setPending(decisions)
 	return nil
-}
-
-// publishReasonCodes: a denied PUBLISH is answered (MQTT 5 PUBACK 0x87) rather
-// than closing the connection.
-func (h *brokerHook) publishReasonCodes(s *session) bool {
-	return s.version == 5 && !h.r.cfg.MQTT5DisconnectOnDenied
-}
-
-// subscribeReasonCodes: a denied filter gets a SUBACK failure code (0x87 in MQTT
-// 5, 0x80 in 3.1.1) rather than closing the connection.
-func (h *brokerHook) subscribeReasonCodes(s *session) bool {
-	if s.version == 5 {
-		return !h.r.cfg.MQTT5DisconnectOnDenied
-	}
-	return h.r.cfg.MQTT311SubackFailure
 }
 
 // drop closes the connection; an MQTT 5 client is told why first.
