@@ -29,17 +29,15 @@ func need(t *testing.T, prog, pkg string) string {
 	return ""
 }
 
-// build makes the static, stripped device binary for one architecture.
+// build makes the release device binary for one architecture, with the flags it
+// ships with (scripts/release-build.sh).
 func build(t *testing.T, dir, goarch, goarm string) string {
 	t.Helper()
 	out := filepath.Join(dir, "fleetboot-"+goarch+goarm)
-	cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", out, "../cmd/fleetboot")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+goarch)
-	if goarm != "" {
-		cmd.Env = append(cmd.Env, "GOARM="+goarm)
-	}
+	cmd := exec.Command(filepath.Join("..", "scripts", "release-build.sh"), out)
+	cmd.Env = append(os.Environ(), "GOOS=linux", "GOARCH="+goarch, "GOARM="+goarm)
 	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build %s: %v\n%s", goarch, err, b)
+		t.Fatalf("release build %s: %v\n%s", goarch, err, b)
 	}
 	return out
 }

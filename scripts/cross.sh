@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
-# Static, stripped builds of the device binary for the gateway architectures, with
-# their sizes. `cross.sh --nm` also lists what is large (from unstripped twins).
+# The release builds of the device binary (scripts/release-build.sh) for the gateway
+# architectures, with their sizes. `cross.sh --nm` also lists what is large (from an
+# unstripped twin).
 #
 # The release flavour (TAGS, default "nocbor") keeps TPM support and drops the CBOR
 # codec, which costs about 380 KiB and which devices on the JSON topics never use.
 # The other flavours are printed for arm64 so the cost of each option is in view.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-GO=${GO:-go}
+GO=${GO:-go}; export GO
 DIST=${DIST:-dist}
 TAGS=${TAGS-nocbor}
 VERSION=${VERSION:-$(git describe --always --dirty 2>/dev/null || echo dev)}
@@ -18,9 +19,9 @@ printf '%-26s %12s %9s\n' binary bytes MiB
 for t in "${targets[@]}"; do
   read -r os arch arm <<<"$t"
   name=fleetboot-$os-$arch
-  env=(CGO_ENABLED=0 GOOS="$os" GOARCH="$arch")
+  env=(GOOS="$os" GOARCH="$arch" TAGS="$TAGS" VERSION="$VERSION")
   if [ "$arm" != - ]; then env+=(GOARM="$arm"); name=$name"v$arm"; fi
-  env "${env[@]}" "$GO" build -trimpath -tags "$TAGS" -ldflags "-s -w -X main.version=$VERSION" -o "$DIST/$name" ./cmd/fleetboot
+  env "${env[@]}" ./scripts/release-build.sh "$DIST/$name"
   bytes=$(stat -c %s "$DIST/$name")
   printf '%-26s %12d %9.2f\n' "$name" "$bytes" "$(echo "$bytes / 1048576" | bc -l)"
 done
@@ -30,7 +31,7 @@ echo "linux/arm64 by build tags (release: \"$TAGS\"):"
 flavours=("" "nocbor" "notpm" "notpm nocbor")
 tmpb=$(mktemp)
 for tags in "${flavours[@]}"; do
-  CGO_ENABLED=0 GOOS=linux GOARCH=arm64 "$GO" build -trimpath -tags "$tags" -ldflags "-s -w" -o "$tmpb" ./cmd/fleetboot
+  GOOS=linux GOARCH=arm64 TAGS="$tags" ./scripts/release-build.sh "$tmpb"
   bytes=$(stat -c %s "$tmpb")
   printf '  %-24s %12d %9.2f\n' "${tags:-(none: TPM + CBOR)}" "$bytes" "$(echo "$bytes / 1048576" | bc -l)"
 done
@@ -40,7 +41,7 @@ if [ "${1:-}" = --nm ]; then
   # -s -w drops the symbol table, so the analysis reads an unstripped arm64 twin.
   tmp=$(mktemp -d)
   trap 'rm -rf "$tmp"' EXIT
-  CGO_ENABLED=0 GOOS=linux GOARCH=arm64 "$GO" build -trimpath -tags "$TAGS" -o "$tmp/fleetboot" ./cmd/fleetboot
+  GOOS=linux GOARCH=arm64 TAGS="$TAGS" STRIP=0 ./scripts/release-build.sh "$tmp/fleetboot"
   "$GO" tool nm -size -sort size "$tmp/fleetboot" >"$tmp/nm.txt"
   echo
   echo "largest packages (linux/arm64, code and read-only data, KiB; go tool nm marks bss as D, so data is left out):"
