@@ -225,7 +225,7 @@ func (c *catalog) pick(set *rrset, pl *placement) []dns.RR {
 		return nil
 	}
 	for _, g := range applicable {
-		if g.healthy.Load() {
+		if g.isHealthy() {
 			return g.rrs
 		}
 	}

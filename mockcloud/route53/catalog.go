@@ -44,8 +44,15 @@ type rrset struct {
 
 type geoSet struct {
 	setID   string
-	healthy *atomic.Bool
+	healthy *atomic.Bool // by set identifier (Server.SetHealthy)
+	check   *atomic.Bool // the record's health check; nil when it has none
 	rrs     []dns.RR
+}
+
+// isHealthy reports whether the set may answer: its set identifier is not
+// marked unhealthy and its health check, if any, passes.
+func (g *geoSet) isHealthy() bool {
+	return g.healthy.Load() && (g.check == nil || g.check.Load())
 }
 
 // supportedTypes are the record types a Record may have.
@@ -55,9 +62,19 @@ var supportedTypes = map[string]uint16{
 	"NS": dns.TypeNS, "SOA": dns.TypeSOA,
 }
 
+// compileOptions carry state from a running server into a recompile.
+type compileOptions struct {
+	// health holds the flags of the previous catalog; a set identifier that
+	// is still used keeps its flag, so a recompile keeps what SetHealthy said.
+	health map[string]*atomic.Bool
+	// checks are the health checks by ID. A record naming one that is not
+	// here (deleted since) has no health check.
+	checks map[string]*atomic.Bool
+}
+
 // compile validates cfg and builds the lookup structures from it, so
 // Validate and New can never disagree.
-func compile(cfg Config) (*catalog, error) {
+func compile(cfg Config, opts compileOptions) (*catalog, error) {
 	var p problems
 	c := &catalog{
 		addr:   cfg.Addr,
@@ -84,9 +101,6 @@ func compile(cfg Config) (*catalog, error) {
 		c.loc.add(pfx, pt)
 	}
 
-	if len(cfg.Zones) == 0 {
-		p.add("zones", "at least one zone is needed")
-	}
 	zoneIndex := make(map[string]int)
 	for i, zc := range cfg.Zones {
 		field := fmt.Sprintf("zones[%d].name", i)
@@ -111,7 +125,7 @@ func compile(cfg Config) (*catalog, error) {
 		if j, ok := zoneIndex[name]; !ok || j != i {
 			continue
 		}
-		z := compileZone(fmt.Sprintf("zones[%d]", i), name, zc, zoneIndex, c.health, &p)
+		z := compileZone(fmt.Sprintf("zones[%d]", i), name, zc, zoneIndex, c.health, opts, &p)
 		c.zones[name] = z
 	}
 	if len(p) > 0 {
@@ -141,7 +155,7 @@ func zoneOf(name string, has func(string) bool) string {
 	return ""
 }
 
-func compileZone(field, name string, zc Zone, zoneIndex map[string]int, health map[string]*atomic.Bool, p *problems) *zone {
+func compileZone(field, name string, zc Zone, zoneIndex map[string]int, health map[string]*atomic.Bool, opts compileOptions, p *problems) *zone {
 	z := &zone{name: name, includeTargets: zc.IncludeTargetRecords, nodes: make(map[string]*node)}
 	ttl := zc.TTL
 	if ttl == 0 {
@@ -187,7 +201,7 @@ func compileZone(field, name string, zc Zone, zoneIndex map[string]int, health m
 			continue
 		}
 		rttl := r.TTL
-		if rttl == 0 {
+		if rttl == 0 && !r.explicitTTL {
 			rttl = ttl
 		}
 		if rttl > maxTTL {
@@ -281,11 +295,18 @@ func compileZone(field, name string, zc Zone, zoneIndex map[string]int, health m
 		setIDs[key][r.SetIdentifier], geoKeys[key][gk] = rf, rf
 		h := health[r.SetIdentifier]
 		if h == nil {
-			h = new(atomic.Bool)
-			h.Store(true)
+			h = opts.health[r.SetIdentifier]
+			if h == nil {
+				h = new(atomic.Bool)
+				h.Store(true)
+			}
 			health[r.SetIdentifier] = h
 		}
-		set.addGeo(*r.Geo, &geoSet{setID: r.SetIdentifier, healthy: h, rrs: rrs})
+		var check *atomic.Bool
+		if r.HealthCheckID != "" {
+			check = opts.checks[r.HealthCheckID]
+		}
+		set.addGeo(*r.Geo, &geoSet{setID: r.SetIdentifier, healthy: h, check: check, rrs: rrs})
 	}
 
 	// A CNAME owns its name (RFC 1034 §3.6.2).

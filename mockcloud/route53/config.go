@@ -34,8 +34,9 @@ type Config struct {
 	// Addr is a loopback host:port for both UDP and TCP. Port 0 picks one
 	// free port for both. Empty means DefaultAddr.
 	Addr string `yaml:"addr"`
-	// Zones are the hosted zones. A name inside several zones belongs to the
-	// longest one.
+	// Zones are the hosted zones; there may be none (a server for an empty
+	// account, filled through the API). A name inside several zones belongs
+	// to the longest one.
 	Zones []Zone `yaml:"zones"`
 	// Locations place a client address; the longest matching CIDR wins.
 	Locations []Location `yaml:"locations"`
@@ -99,6 +100,15 @@ type Record struct {
 	// Geo makes this a geolocation record set. All sets of one name and
 	// type are geolocation sets or there is exactly one plain set.
 	Geo *GeoLocation `yaml:"geo"`
+	// HealthCheckID names a Route 53 health check (API.CreateHealthCheck):
+	// a geolocation set whose check fails is skipped like one marked
+	// unhealthy with SetHealthy. Set through the API only; an ID the server
+	// does not know (a deleted check) counts as no health check.
+	HealthCheckID string `yaml:"-"`
+
+	// explicitTTL makes a TTL of 0 mean 0 rather than the zone's TTL; the
+	// API sets it, as Route 53 takes TTL 0 literally.
+	explicitTTL bool
 }
 
 // GeoLocation is Route 53's GeoLocation: a continent, or a country ("*" is
@@ -125,7 +135,7 @@ type Location struct {
 // Validate checks cfg against the Route 53 rules and this server's limits.
 // The error joins one *FieldError per problem, each naming its field.
 func (c Config) Validate() error {
-	_, err := compile(c)
+	_, err := compile(c, compileOptions{})
 	return err
 }
 

@@ -92,7 +92,6 @@ func TestValidateNamesTheField(t *testing.T) {
 			`zones[0].records[0].values: at least one value is needed`},
 		{"TTL too large", records(Record{Name: "b.example.com", Type: "A", TTL: 1 << 31, Values: []string{"192.0.2.1"}}),
 			`zones[0].records[0].ttl: 2147483648 exceeds 2147483647`},
-		{"no zones", Config{}, `zones: at least one zone is needed`},
 		{"zone twice", Config{Zones: []Zone{{Name: "example.com"}, {Name: "Example.com."}}},
 			`zones[1].name: "Example.com." repeats zones[0]`},
 		{"zone without name", Config{Zones: []Zone{{}}}, `zones[0].name: required`},
@@ -151,6 +150,7 @@ func TestValidateAccepts(t *testing.T) {
 		cfg  Config
 	}{
 		{"minimal", Config{Zones: []Zone{{Name: "example.com"}}}},
+		{"no zones (an empty account)", Config{}},
 		{"IPv6 loopback and localhost", Config{Addr: "[::1]:0", Zones: []Zone{{Name: "example.com"}}}},
 		{"localhost", Config{Addr: "localhost:1053", Zones: []Zone{{Name: "example.com"}}}},
 		{"SOA as a record, relative apex", Config{Zones: []Zone{{Name: "example.com.", Records: []Record{

@@ -9,6 +9,8 @@ var (
 	// ErrUnknownSetIdentifier means SetHealthy named a set identifier that no
 	// record of the config carries.
 	ErrUnknownSetIdentifier = errors.New("unknown set identifier")
+	// ErrUnknownHealthCheck means a health check ID the server does not hold.
+	ErrUnknownHealthCheck = errors.New("unknown health check")
 	// ErrAlreadyStarted means Start was called on a running server.
 	ErrAlreadyStarted = errors.New("route53 server already started")
 	// ErrClosed means Start was called after Close.

@@ -31,8 +31,11 @@ const udpSocketBuffer = 4 << 20
 // ServeDNS may also be called directly. All methods are safe for
 // concurrent use.
 type Server struct {
-	log    *zap.Logger
-	cat    *catalog
+	log *zap.Logger
+	// cat is what queries are answered from; UpdateZones swaps it whole, so
+	// a query sees the zones before or after a change, never half of one.
+	cat    atomic.Pointer[catalog]
+	addr0  string                              // the configured address (Config.Addr or DefaultAddr)
 	wrapPC func(net.PacketConn) net.PacketConn // Config.WrapPacketConn
 	wrapLn func(net.Listener) net.Listener     // Config.WrapListener
 
@@ -44,6 +47,13 @@ type Server struct {
 	served sync.WaitGroup
 	// failure is the error a listener stopped with after Start succeeded.
 	failure atomic.Pointer[error]
+
+	zmu sync.Mutex // serializes zone changes; guards the fields below
+	// base is the Config the server was built from; its Zones are the ones
+	// served now.
+	base Config
+	// checks are the health checks by ID; records point at these flags.
+	checks map[string]*atomic.Bool
 }
 
 // Health reports a DNS listener that stopped serving by itself; nil otherwise.
@@ -97,11 +107,18 @@ func New(cfg Config, logger *zap.Logger) (*Server, error) {
 	if logger == nil {
 		logger = zap.NewNop()
 	}
-	cat, err := compile(cfg)
+	cat, err := compile(cfg, compileOptions{})
 	if err != nil {
 		return nil, fmt.Errorf("route53 config: %w", err)
 	}
-	return &Server{log: logger.Named("route53"), cat: cat, state: stateNew, wrapPC: cfg.WrapPacketConn, wrapLn: cfg.WrapListener}, nil
+	s := &Server{
+		log: logger.Named("route53"), addr0: cat.addr, state: stateNew,
+		wrapPC: cfg.WrapPacketConn, wrapLn: cfg.WrapListener,
+		base: cfg, checks: make(map[string]*atomic.Bool),
+	}
+	s.base.Zones = cloneZones(cfg.Zones)
+	s.cat.Store(cat)
+	return s, nil
 }
 
 // Start binds UDP and TCP on the configured address (for port 0, one port
@@ -117,11 +134,11 @@ func (s *Server) Start(ctx context.Context) error {
 		return ErrClosed
 	}
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("start dns server on %s: %w", s.cat.addr, err)
+		return fmt.Errorf("start dns server on %s: %w", s.addr0, err)
 	}
-	udp, ln, err := listen(ctx, s.cat.addr)
+	udp, ln, err := listen(ctx, s.addr0)
 	if err != nil {
-		return fmt.Errorf("start dns server on %s: %w", s.cat.addr, err)
+		return fmt.Errorf("start dns server on %s: %w", s.addr0, err)
 	}
 	var pc net.PacketConn = udp
 	if s.wrapPC != nil {
@@ -197,7 +214,7 @@ func (s *Server) Addr() string {
 // SetHealthy marks every geolocation record set with this set identifier
 // healthy or unhealthy; answers change at once.
 func (s *Server) SetHealthy(setID string, healthy bool) error {
-	h, ok := s.cat.health[setID]
+	h, ok := s.cat.Load().health[setID]
 	if !ok {
 		return fmt.Errorf("set health of %q: %w", setID, ErrUnknownSetIdentifier)
 	}
@@ -240,7 +257,7 @@ func (s *Server) stopLocked() {
 // ServeDNS answers one query; it implements dns.Handler.
 func (s *Server) ServeDNS(w dns.ResponseWriter, r *dns.Msg) {
 	src, udp := peer(w)
-	m := s.cat.answer(r, src, udp)
+	m := s.cat.Load().answer(r, src, udp)
 	if m == nil {
 		return
 	}
