@@ -10,10 +10,11 @@ import (
 
 // IoT policy actions the broker checks.
 const (
-	actConnect   = "iot:Connect"
-	actPublish   = "iot:Publish"
-	actSubscribe = "iot:Subscribe"
-	actReceive   = "iot:Receive"
+	actConnect       = policy.ActionConnect
+	actPublish       = policy.ActionPublish
+	actRetainPublish = policy.ActionRetainPublish
+	actSubscribe     = policy.ActionSubscribe
+	actReceive       = policy.ActionReceive
 )
 
 // authorizer evaluates the policies attached to a certificate. Policies are read
@@ -98,6 +99,13 @@ func (a *authorizer) canConnect(p principal) bool {
 
 func (a *authorizer) canPublish(p principal, topic string) bool {
 	return a.allowed(p, actPublish, policy.TopicARN(a.region, a.account, topic))
+}
+
+// canRetainPublish is the check a PUBLISH with RETAIN set, and a CONNECT with a
+// retained Will, need on the topic besides iot:Publish (AWS IoT Developer Guide,
+// "Retained message policy examples").
+func (a *authorizer) canRetainPublish(p principal, topic string) bool {
+	return a.allowed(p, actRetainPublish, policy.TopicARN(a.region, a.account, topic))
 }
 
 func (a *authorizer) canReceive(p principal, topic string) bool {

@@ -105,9 +105,15 @@ func (h *brokerHook) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
 		log.Info("CONNECT denied by policy", zap.String("certificate_id", p.certID))
 		return h.refuse(cl, packets.ErrNotAuthorized)
 	}
-	if pk.Connect.WillFlag && (strings.HasPrefix(pk.Connect.WillTopic, "$") || !h.r.authz.canPublish(p, pk.Connect.WillTopic)) {
-		log.Info("CONNECT denied: will topic not allowed", zap.String("topic", pk.Connect.WillTopic))
-		return h.refuse(cl, packets.ErrNotAuthorized)
+	if pk.Connect.WillFlag {
+		switch will := pk.Connect.WillTopic; {
+		case strings.HasPrefix(will, "$") || !h.r.authz.canPublish(p, will):
+			log.Info("CONNECT denied: will topic not allowed", zap.String("topic", will))
+			return h.refuse(cl, packets.ErrNotAuthorized)
+		case pk.Connect.WillRetain && !h.r.authz.canRetainPublish(p, will):
+			log.Info("CONNECT denied: retained will needs iot:RetainPublish on its topic", zap.String("topic", will))
+			return h.refuse(cl, packets.ErrNotAuthorized)
+		}
 	}
 	// AWS: 0 or above 1200 becomes 1200, 1-29 becomes 30.
 	ka := pk.Connect.Keepalive
@@ -182,11 +188,22 @@ func (h *brokerHook) checkPublish(cl *mqtt.Client, s *session, pk packets.Packet
 		if _, outcome, ok := provisioning.ParseTopic(topic); !ok || outcome != "" {
 			return h.drop(cl, s, "publish to reserved topic", topic, packets.ErrNotAuthorized)
 		}
+		if pk.FixedHeader.Retain {
+			// AWS: "You can't publish to a reserved topic with the RETAIN flag set."
+			return h.drop(cl, s, "retained publish to reserved topic", topic, packets.ErrNotAuthorized)
+		}
 	}
 	if !h.r.cfg.ReasonCodes && !h.r.authz.canPublish(s.principal, topic) {
 		return h.drop(cl, s, "PUBLISH denied by policy", topic, packets.ErrNotAuthorized)
 	}
-	return nil // with ReasonCodes, OnACLCheck decides and mochi answers
+	// With ReasonCodes an MQTT 5 client, and a QoS 0 PUBLISH, are answered by
+	// OnPublish as mochi answers a denied iot:Publish; a 3.1.1 QoS 1 PUBLISH has no
+	// failure PUBACK and closes the connection here.
+	if pk.FixedHeader.Retain && (!h.r.cfg.ReasonCodes || s.version < 5 && pk.FixedHeader.Qos > 0) &&
+		!h.r.authz.canRetainPublish(s.principal, topic) {
+		return h.drop(cl, s, "retained PUBLISH denied by policy: no iot:RetainPublish", topic, packets.ErrNotAuthorized)
+	}
+	return nil // with ReasonCodes, OnACLCheck decides iot:Publish and mochi answers
 }
 
 func (h *brokerHook) checkSubscribe(cl *mqtt.Client, s *session, pk packets.Packet) error {
@@ -243,6 +260,15 @@ func (h *brokerHook) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool 
 // OnPublish takes fleet provisioning requests out of the broker: the region answers
 // them and no subscriber ever sees them. CodeSuccessIgnore still lets mochi PUBACK.
 func (h *brokerHook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
+	if pk.FixedHeader.Retain && h.r.cfg.ReasonCodes {
+		if s := h.session(cl); s != nil && !h.r.authz.canRetainPublish(s.principal, pk.TopicName) {
+			h.r.log.Info("retained PUBLISH denied by policy: no iot:RetainPublish", zap.String("client_id", s.clientID), zap.String("topic", pk.TopicName))
+			if s.version == 5 && pk.FixedHeader.Qos > 0 {
+				return pk, packets.ErrNotAuthorized // mochi answers PUBACK 0x87
+			}
+			return pk, packets.ErrRejectPacket // dropped, as mochi drops a denied QoS 0 PUBLISH
+		}
+	}
 	t, outcome, ok := provisioning.ParseTopic(pk.TopicName)
 	if !ok || outcome != "" {
 		return pk, nil

@@ -83,10 +83,11 @@ func claimPolicy() string {
 		`{"Effect":"Allow","Action":"iot:Subscribe","Resource":` + pr("topicfilter") + `}]}`
 }
 
+// devicePolicy is the rig's device policy (mockcloud/defaults.go).
 func devicePolicy() string {
 	return `{"Version":"2012-10-17","Statement":[` +
 		`{"Effect":"Allow","Action":"iot:Connect","Resource":"` + arn("client", "${iot:Connection.Thing.ThingName}") + `"},` +
-		`{"Effect":"Allow","Action":["iot:Publish","iot:Receive"],"Resource":"` + arn("topic", "gateways/${iot:Connection.Thing.ThingName}/*") + `"},` +
+		`{"Effect":"Allow","Action":["iot:Publish","iot:RetainPublish","iot:Receive"],"Resource":"` + arn("topic", "gateways/${iot:Connection.Thing.ThingName}/*") + `"},` +
 		`{"Effect":"Allow","Action":"iot:Subscribe","Resource":"` + arn("topicfilter", "gateways/${iot:Connection.Thing.ThingName}/*") + `"}]}`
 }
 
