@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
 
@@ -142,27 +143,170 @@ func (d Duration) MarshalYAML() (any, error) { return time.Duration(d).String(),
 // D returns the time.Duration.
 func (d Duration) D() time.Duration { return time.Duration(d) }
 
-// ConfigError names the key that is wrong.
+// ConfigError names the key that is wrong and, once read from a file, the file.
 type ConfigError struct {
+	// Key is the key, or KeyFile for the document as a whole (a YAML syntax error,
+	// an unknown key, a second document).
 	Key string
-	Err error
+	// File is the config file, set by LoadConfig.
+	File string
+	Err  error
 }
 
-func (e *ConfigError) Error() string { return fmt.Sprintf("config %s: %v", e.Key, e.Err) }
+// KeyFile is ConfigError.Key for a mistake in the document rather than in a value.
+const KeyFile = "file"
+
+func (e *ConfigError) Error() string {
+	switch {
+	case e.File == "":
+		return fmt.Sprintf("config %s: %v", e.Key, e.Err)
+	case e.Key == KeyFile:
+		return fmt.Sprintf("config %s: %v", e.File, e.Err)
+	}
+	return fmt.Sprintf("config %s: %s: %v", e.File, e.Key, e.Err)
+}
+
 func (e *ConfigError) Unwrap() error { return e.Err }
 
-// ParseConfig decodes a YAML config. Unknown keys are errors.
+// Ranges of the durations; each key's zero value stands for its default.
+const (
+	minDNSTimeout          = 100 * time.Millisecond
+	maxDNSTimeout          = 60 * time.Second
+	minProvisioningTimeout = time.Second
+	maxProvisioningTimeout = 10 * time.Minute
+)
+
+// AWS IoT limits a topic the device publishes to must meet.
+const (
+	maxTopicBytes     = 256 // topic size, UTF-8 encoded
+	maxThingNameBytes = 128 // a thing name, which {thing} in the status topic becomes
+)
+
+// ParseConfig decodes one YAML document. Unknown keys are errors, and so is what the
+// decoder would otherwise change without a word: a second document, a number that
+// is not an integer for an integer key (8883.5 would become 8883), an explicit
+// zero for a key whose zero value stands for its default.
 func ParseConfig(data []byte) (*Config, error) {
 	var c Config
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
-	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
-		return nil, &ConfigError{Key: "file", Err: err}
+	if err := dec.Decode(&c); err != nil {
+		if errors.Is(err, io.EOF) {
+			return &c, nil
+		}
+		return nil, &ConfigError{Key: KeyFile, Err: err}
+	}
+	var next yaml.Node
+	switch err := dec.Decode(&next); {
+	case errors.Is(err, io.EOF):
+	case err != nil:
+		return nil, &ConfigError{Key: KeyFile, Err: fmt.Errorf("more than one YAML document: %w", err)}
+	default:
+		return nil, &ConfigError{Key: KeyFile, Err: fmt.Errorf("more than one YAML document (line %d starts the second)", next.Line)}
+	}
+	// The typed decode has no hook for scalars of a plain int, so the document is
+	// walked again as nodes for what it accepted but would have changed.
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return nil, &ConfigError{Key: KeyFile, Err: err}
+	}
+	budget := 1 << 16
+	if err := checkScalars(&root, reflect.TypeOf(c), "", &budget); err != nil {
+		return nil, err
 	}
 	return &c, nil
 }
 
-// LoadConfig reads and decodes path. It does not apply defaults or validate.
+// checkScalars refuses, under key, a non-integer for an int field and an explicit
+// zero for an int or Duration field. It descends into struct fields only (never
+// into lists or maps), so it visits about as many nodes as the typed decode did;
+// budget bounds it all the same against merge keys that repeat an alias.
+func checkScalars(n *yaml.Node, t reflect.Type, key string, budget *int) error {
+	for n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
+	}
+	if *budget--; *budget < 0 {
+		return &ConfigError{Key: KeyFile, Err: errors.New("too many aliases and merge keys")}
+	}
+	if n.Kind == yaml.DocumentNode {
+		for _, d := range n.Content {
+			if err := checkScalars(d, t, key, budget); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	zero := func() error {
+		return &ConfigError{Key: key, Err: fmt.Errorf("line %d: an explicit %.40s is refused: leave the key out for its default", n.Line, n.Value)}
+	}
+	switch {
+	case n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null":
+		// `port:` with no value decodes as absent, and means the default.
+		return nil
+	case t == durationType:
+		if d, err := time.ParseDuration(n.Value); n.Kind == yaml.ScalarNode && err == nil && d == 0 {
+			return zero()
+		}
+	case t.Kind() == reflect.Int:
+		if n.Kind != yaml.ScalarNode {
+			return nil // the typed decode refused it
+		}
+		if n.ShortTag() != "!!int" {
+			return &ConfigError{Key: key, Err: fmt.Errorf("line %d: %.40q is not an integer", n.Line, n.Value)}
+		}
+		var v int64
+		if n.Decode(&v) == nil && v == 0 {
+			return zero()
+		}
+	case t.Kind() == reflect.Struct && n.Kind == yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			if k.ShortTag() == "!!merge" {
+				// <<: *a or <<: [*a, *b] merges mappings into this one.
+				for v.Kind == yaml.AliasNode && v.Alias != nil {
+					v = v.Alias
+				}
+				merged := []*yaml.Node{v}
+				if v.Kind == yaml.SequenceNode {
+					merged = v.Content
+				}
+				for _, m := range merged {
+					if err := checkScalars(m, t, key, budget); err != nil {
+						return err
+					}
+				}
+				continue
+			}
+			f, ok := fieldByKey(t, k.Value)
+			if !ok {
+				continue
+			}
+			sub := k.Value
+			if key != "" {
+				sub = key + "." + k.Value
+			}
+			if err := checkScalars(v, f.Type, sub, budget); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// fieldByKey finds the struct field whose yaml tag is key.
+func fieldByKey(t reflect.Type, key string) (reflect.StructField, bool) {
+	for i := 0; i < t.NumField(); i++ {
+		if yamlKey(t.Field(i)) == key {
+			return t.Field(i), true
+		}
+	}
+	return reflect.StructField{}, false
+}
+
+func yamlKey(f reflect.StructField) string { return strings.Split(f.Tag.Get("yaml"), ",")[0] }
+
+// LoadConfig reads and decodes path. It does not apply defaults or validate. Its
+// errors name the file.
 func LoadConfig(path string) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -170,16 +314,25 @@ func LoadConfig(path string) (*Config, error) {
 	}
 	c, err := ParseConfig(data)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		var ce *ConfigError
+		if errors.As(err, &ce) {
+			return nil, &ConfigError{Key: ce.Key, File: path, Err: ce.Err}
+		}
+		return nil, fmt.Errorf("config %s: %w", path, err)
 	}
 	return c, nil
 }
 
-// SetDefaults fills what the file left empty.
+// SetDefaults fills what the file left empty and makes the state folder absolute,
+// so that nothing derived from it (the keystore URI, the hook's environment) depends
+// on the working folder or reads a relative folder's first name as a URI host.
 func (c *Config) SetDefaults() {
 	if c.StateDir == "" {
 		c.StateDir = DefaultStateDir
 	}
+	if abs, err := filepath.Abs(c.StateDir); err == nil {
+		c.StateDir = abs
+	} // else the folder stays relative and Validate names it
 	if c.Endpoint.Port == 0 {
 		c.Endpoint.Port = 8883
 	}
@@ -199,7 +352,8 @@ func (c *Config) SetDefaults() {
 		c.Provisioning.Rehome = RehomeNever
 	}
 	if c.Keystore.URI == "" {
-		c.Keystore.URI = (&url.URL{Scheme: "file", Path: filepath.Join(c.StateDir, "keys")}).String()
+		// Path, not Opaque: an absolute folder gives file:///…, every character escaped.
+		c.Keystore.URI = (&url.URL{Scheme: "file", Path: filepath.ToSlash(filepath.Join(c.StateDir, "keys"))}).String()
 	}
 	if c.Keystore.KeyAlgorithm == "" {
 		c.Keystore.KeyAlgorithm = "ecdsa-p256"
@@ -226,6 +380,9 @@ func (c *Config) Validate() error {
 	if c.StateDir == "" {
 		return bad("stateDir", "empty")
 	}
+	if !filepath.IsAbs(c.StateDir) {
+		return bad("stateDir", "%q is relative: want an absolute folder", c.StateDir)
+	}
 	if err := validHostname(c.Endpoint.GlobalName); err != nil {
 		return bad("endpoint.globalName", "%v", err)
 	}
@@ -250,8 +407,8 @@ func (c *Config) Validate() error {
 			return bad("dns.sourceAddress", "%q is not an IP address", c.DNS.SourceAddress)
 		}
 	}
-	if c.DNS.Timeout <= 0 {
-		return bad("dns.timeout", "must be positive")
+	if d := c.DNS.Timeout.D(); d < minDNSTimeout || d > maxDNSTimeout {
+		return bad("dns.timeout", "%s: want %s to %s", d, minDNSTimeout, maxDNSTimeout)
 	}
 	p := c.Provisioning
 	switch p.Mode {
@@ -283,8 +440,8 @@ func (c *Config) Validate() error {
 			return bad("provisioning.parameters."+k, "longer than 4096 characters")
 		}
 	}
-	if p.Timeout <= 0 {
-		return bad("provisioning.timeout", "must be positive")
+	if d := p.Timeout.D(); d < minProvisioningTimeout || d > maxProvisioningTimeout {
+		return bad("provisioning.timeout", "%s: want %s to %s", d, minProvisioningTimeout, maxProvisioningTimeout)
 	}
 	if p.Rehome != RehomeNever && p.Rehome != RehomeClaim {
 		return bad("provisioning.rehome", "%q: want never or claim", p.Rehome)
@@ -297,8 +454,8 @@ func (c *Config) Validate() error {
 	default:
 		return bad("keystore.keyAlgorithm", "%q: want ecdsa-p256 or rsa-2048", c.Keystore.KeyAlgorithm)
 	}
-	if c.Device.StatusTopic == "" || strings.ContainsAny(c.Device.StatusTopic, "+#") || strings.HasPrefix(c.Device.StatusTopic, "$") {
-		return bad("device.statusTopic", "%q: want a topic without wildcards or a leading $", c.Device.StatusTopic)
+	if err := validStatusTopic(c.Device.StatusTopic); err != nil {
+		return bad("device.statusTopic", "%v", err)
 	}
 	if ka := c.Device.KeepAlive.D(); ka < 30*time.Second || ka > 1200*time.Second {
 		return bad("device.keepAlive", "%s: AWS IoT accepts 30s to 1200s", ka)
@@ -313,6 +470,26 @@ func (c *Config) Validate() error {
 	}
 	return nil
 }
+
+// validStatusTopic checks the topic as AWS IoT will see it once {thing} is the
+// longest thing name: MQTT would carry up to 65,535 bytes, AWS closes the
+// connection on a topic over 256.
+func validStatusTopic(topic string) error {
+	if topic == "" || strings.ContainsAny(topic, "+#") || strings.HasPrefix(topic, "$") {
+		return fmt.Errorf("%.64q: want a topic without wildcards or a leading $", topic)
+	}
+	if !utf8.ValidString(topic) || strings.ContainsRune(topic, 0) {
+		return fmt.Errorf("%.64q: want UTF-8 without NUL characters", topic)
+	}
+	n := len(topic) + strings.Count(topic, thingPlaceholder)*(maxThingNameBytes-len(thingPlaceholder))
+	if n > maxTopicBytes {
+		return fmt.Errorf("%d bytes with a thing name of %d characters (%d as written): AWS IoT allows %d", n, maxThingNameBytes, len(topic), maxTopicBytes)
+	}
+	return nil
+}
+
+// thingPlaceholder in device.statusTopic is replaced by the thing name.
+const thingPlaceholder = "{thing}"
 
 func validTemplate(name string) error {
 	if len(name) == 0 || len(name) > 36 {
@@ -398,7 +575,7 @@ func envFields(v reflect.Value, keyPrefix, envPrefix string) map[string]envField
 	out := map[string]envField{}
 	t := v.Type()
 	for i := 0; i < t.NumField(); i++ {
-		tag := strings.Split(t.Field(i).Tag.Get("yaml"), ",")[0]
+		tag := yamlKey(t.Field(i))
 		if tag == "" || tag == "-" {
 			continue
 		}
@@ -435,6 +612,9 @@ func setFromString(v reflect.Value, s string) error {
 		if err != nil {
 			return fmt.Errorf("%q is not a duration like 30s", s)
 		}
+		if d == 0 {
+			return fmt.Errorf("an explicit %s is refused: unset the variable for the default", s)
+		}
 		v.SetInt(int64(d))
 		return nil
 	}
@@ -445,6 +625,9 @@ func setFromString(v reflect.Value, s string) error {
 		n, err := strconv.Atoi(s)
 		if err != nil {
 			return fmt.Errorf("%q is not an integer", s)
+		}
+		if n == 0 {
+			return fmt.Errorf("an explicit %s is refused: unset the variable for the default", s)
 		}
 		v.SetInt(int64(n))
 	case reflect.Bool:
