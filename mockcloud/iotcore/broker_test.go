@@ -3,6 +3,7 @@ package iotcore_test
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -15,20 +16,26 @@ import (
 
 const lostWithin = 5 * time.Second
 
+// A refused CONNECT fails a paho client with a closed connection, not a CONNACK
+// refusal code (TestConnectRefusedWithoutConnack reads the wire).
 func TestConnectDenied(t *testing.T) {
-	rg := newRig(t)
-	dev := rg.newDevice("GatewayDevicePolicy", "", registry.StatusActive)
-	// No thing is attached, so ${iot:Connection.Thing.ThingName} resolves to nothing.
-	_, err := rg.dial(dev, "gw-none", dialOpt{})
-	if !errors.Is(err, packets.ErrorRefusedNotAuthorised) {
-		t.Fatalf("connect without policy match: %v, want CONNACK not authorized", err)
-	}
-	long := strings.Repeat("c", 129)
-	if _, err := rg.dial(rg.claim, long, dialOpt{}); !errors.Is(err, packets.ErrorRefusedIDRejected) {
-		t.Fatalf("129-byte client id: %v, want identifier rejected", err)
-	}
-	if _, err := rg.dial(rg.claim, strings.Repeat("c", 128), dialOpt{}); err != nil {
-		t.Fatalf("128-byte client id: %v", err)
+	for _, connack := range []bool{false, true} {
+		t.Run(fmt.Sprintf("ConnackOnRefusal=%v", connack), func(t *testing.T) {
+			rg := newRig(t, func(c *iotcore.Config) { c.ConnackOnRefusal = connack })
+			dev := rg.newDevice("GatewayDevicePolicy", "", registry.StatusActive)
+			// No thing is attached, so ${iot:Connection.Thing.ThingName} resolves to nothing.
+			_, err := rg.dial(dev, "gw-none", dialOpt{})
+			if err == nil || errors.Is(err, packets.ErrorRefusedNotAuthorised) != connack {
+				t.Fatalf("connect without policy match: %v, want CONNACK not authorized: %v", err, connack)
+			}
+			long := strings.Repeat("c", 129)
+			if _, err := rg.dial(rg.claim, long, dialOpt{}); err == nil || errors.Is(err, packets.ErrorRefusedIDRejected) != connack {
+				t.Fatalf("129-byte client id: %v, want identifier rejected: %v", err, connack)
+			}
+			if _, err := rg.dial(rg.claim, strings.Repeat("c", 128), dialOpt{}); err != nil {
+				t.Fatalf("128-byte client id: %v", err)
+			}
+		})
 	}
 }
 

@@ -45,6 +45,19 @@ type Config struct {
 	// the connection, which is what AWS is reported to do (PROTOCOL.md §3.5). MQTT
 	// 3.1.1 has no PUBACK failure code, so a denied 3.1.1 PUBLISH always disconnects.
 	ReasonCodes bool
+	// ConnackOnRefusal answers a CONNECT the region refuses from an MQTT 3.1.1
+	// client (iot:Connect denied, a Will topic the policy does not allow, a client
+	// id it does not accept) with CONNACK 5 "not authorized" or 2 "identifier
+	// rejected" before closing. By default such a connection is closed without
+	// CONNACK: "AWS IoT returns the error code 7 instead of the CONNACK error code 5
+	// when a connection is refused because the client isn't authorized to connect"
+	// (AWS IoT Developer Guide, mqtt.md, "AWS IoT differences from MQTT version
+	// 3.1.1"; PROTOCOL.md §7.2), and the mock refuses every CONNECT that way. An
+	// MQTT 5 client gets a CONNACK with the reason code (0x87 not authorized, 0x85
+	// client identifier not valid) either way, as the MQTT reason code table of
+	// the same guide lists 0x87 for CONNACK. CONNECTs that break the MQTT
+	// specification itself are answered by mochi as the specification says.
+	ConnackOnRefusal bool
 
 	// JITPKeepFirstConnection lets the connection that auto-registered its
 	// certificate go on to CONNACK when the JITP template made the certificate

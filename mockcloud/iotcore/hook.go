@@ -74,8 +74,8 @@ func (h *brokerHook) session(cl *mqtt.Client) *session {
 }
 
 // OnConnect authenticates (the TLS layer already refused unknown or inactive
-// certificates) and authorizes iot:Connect. A refusal answers CONNACK itself and
-// returns an error, which makes mochi close the connection.
+// certificates) and authorizes iot:Connect. A refusal returns an error, which
+// makes mochi close the connection; refuse says whether a CONNACK goes first.
 func (h *brokerHook) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
 	log := h.r.log.With(zap.String("client_id", pk.Connect.ClientIdentifier))
 	leaf, ok := peerCertificate(cl.Net.Conn)
@@ -133,8 +133,14 @@ func (h *brokerHook) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
 	return nil
 }
 
+// refuse ends a CONNECT the region does not accept: an MQTT 3.1.1 connection is
+// closed without CONNACK, as AWS does, unless Config.ConnackOnRefusal; an MQTT 5
+// client is told the reason code first.
 func (h *brokerHook) refuse(cl *mqtt.Client, code packets.Code) error {
 	if cl.Properties.ProtocolVersion < 5 {
+		if !h.r.cfg.ConnackOnRefusal {
+			return fmt.Errorf("connect refused (%#x), closed without CONNACK: %w", code.Code, code)
+		}
 		switch code {
 		case packets.ErrNotAuthorized:
 			code = packets.Err3NotAuthorized
@@ -145,7 +151,7 @@ func (h *brokerHook) refuse(cl *mqtt.Client, code packets.Code) error {
 	if err := h.r.broker.SendConnack(cl, code, false, nil); err != nil {
 		return fmt.Errorf("refuse connect: %w", err)
 	}
-	return fmt.Errorf("connect refused: %w", code)
+	return fmt.Errorf("connect refused with CONNACK %#x: %w", code.Code, code)
 }
 
 // OnConnectAuthenticate lets through what OnConnect accepted.
