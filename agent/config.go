@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/netip"
 	"net/url"
-	"os"
 	"path/filepath"
 	"reflect"
 	"strconv"
@@ -18,6 +17,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/fleetboot/fleetboot/internal/safefile"
 	"github.com/fleetboot/fleetboot/provisioning"
 )
 
@@ -306,11 +306,13 @@ func fieldByKey(t reflect.Type, key string) (reflect.StructField, bool) {
 func yamlKey(f reflect.StructField) string { return strings.Split(f.Tag.Get("yaml"), ",")[0] }
 
 // LoadConfig reads and decodes path. It does not apply defaults or validate. Its
-// errors name the file.
+// errors name the file. The file must be a regular file of at most
+// safefile.LimitConfig bytes: /dev/zero, a FIFO or a 100 MB file is refused from
+// fstat, before a byte is read (the *safefile.Error says which).
 func LoadConfig(path string) (*Config, error) {
-	data, err := os.ReadFile(path)
+	data, err := safefile.Read(path, safefile.Options{Kind: "config", Limit: safefile.LimitConfig})
 	if err != nil {
-		return nil, fmt.Errorf("read config: %w", err)
+		return nil, err
 	}
 	c, err := ParseConfig(data)
 	if err != nil {
