@@ -18,6 +18,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/fleetboot/fleetboot/dnsresolve"
+	"github.com/fleetboot/fleetboot/internal/safefile"
 	"github.com/fleetboot/fleetboot/keystore"
 	"github.com/fleetboot/fleetboot/provisioning"
 )
@@ -243,7 +244,7 @@ func LoadRoots(c EndpointConfig) (*x509.CertPool, error) {
 		pool = sys
 	}
 	if c.RootCA != "" {
-		pem, err := os.ReadFile(c.RootCA)
+		pem, err := safefile.Read(c.RootCA, safefile.Options{Kind: "root CA", Limit: safefile.LimitPEM})
 		if err != nil {
 			return nil, err
 		}
@@ -367,9 +368,20 @@ func (a *Agent) loadClaim() (tls.Certificate, error) {
 	if a.claim != nil {
 		return *a.claim, nil
 	}
-	c, err := tls.LoadX509KeyPair(a.cfg.Provisioning.ClaimCertificate, a.cfg.Provisioning.ClaimKey)
+	p := a.cfg.Provisioning
+	certPEM, err := safefile.Read(p.ClaimCertificate, safefile.Options{Kind: "claim certificate", Limit: safefile.LimitPEM})
 	if err != nil {
 		return tls.Certificate{}, configErr("load claim certificate", err)
+	}
+	// The claim key is the fleet's shared secret: the same rules as a device key.
+	keyPEM, err := safefile.Read(p.ClaimKey, safefile.Options{Kind: "claim key", Limit: safefile.LimitPEM, Secret: true})
+	if err != nil {
+		return tls.Certificate{}, configErr("load claim certificate", err)
+	}
+	defer clear(keyPEM)
+	c, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		return tls.Certificate{}, configErr("load claim certificate", fmt.Errorf("%s and %s: %w", p.ClaimCertificate, p.ClaimKey, err))
 	}
 	return c, nil
 }

@@ -99,6 +99,11 @@ func (a *Agent) probeWill(ctx context.Context, dc provisioning.DialConfig, st *S
 	bare.Will = nil
 	c, err := a.connect(ctx, bare)
 	if err != nil {
+		if e := classify(step, err); ClassOf(e) != ClassIdentity {
+			// The probe itself did not get an answer (a timeout, the network, the
+			// run ending): that says nothing about the identity.
+			return e
+		}
 		// Refused without the Will too: the identity (or iot:Connect) itself.
 		return classify(step, refused)
 	}

@@ -5,13 +5,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"math/rand/v2"
-	"os"
 	"path/filepath"
 	"sync"
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/fleetboot/fleetboot/internal/safefile"
 )
 
 // rehomeFileName holds the re-provisioning backoff beside state.json. It is its
@@ -55,16 +57,15 @@ type RehomeFile string
 func (f RehomeFile) LoadRehome() (RehomeRecord, error) {
 	var r RehomeRecord
 	p := filepath.Join(string(f), rehomeFileName)
-	fh, err := os.Open(p)
-	if errors.Is(err, os.ErrNotExist) {
+	// A few hundred bytes when sound; the limit keeps a wrong file from filling memory.
+	data, err := safefile.Read(p, safefile.Options{Kind: "rehome record", Limit: 4096, NoLinks: true})
+	if errors.Is(err, fs.ErrNotExist) {
 		return r, nil
 	}
 	if err != nil {
 		return r, err
 	}
-	defer fh.Close()
-	// A few hundred bytes when sound; the limit keeps a wrong file from filling memory.
-	if err := json.NewDecoder(&limitedReader{r: fh, n: 4096}).Decode(&r); err != nil {
+	if err := json.Unmarshal(data, &r); err != nil {
 		return RehomeRecord{}, fmt.Errorf("%s: %w", p, err)
 	}
 	return r, nil
@@ -77,23 +78,6 @@ func (f RehomeFile) SaveRehome(r RehomeRecord) error {
 		return err
 	}
 	return writeFileAtomic(string(f), rehomeFileName, append(data, '\n'), 0o600)
-}
-
-type limitedReader struct {
-	r interface{ Read([]byte) (int, error) }
-	n int
-}
-
-func (l *limitedReader) Read(p []byte) (int, error) {
-	if l.n <= 0 {
-		return 0, errors.New("larger than 4096 bytes")
-	}
-	if len(p) > l.n {
-		p = p[:l.n]
-	}
-	n, err := l.r.Read(p)
-	l.n -= n
-	return n, err
 }
 
 // MemRehome keeps the record in memory, for agents whose state is a MemStore.

@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/fleetboot/fleetboot/internal/safefile"
 )
 
 // StateVersion is the version of the state file this build writes. Older versions
@@ -92,24 +94,22 @@ var ErrStateVersion = errors.New("state file written by a newer fleetboot")
 // ErrStateCorrupt is returned when the state file cannot be understood.
 var ErrStateCorrupt = errors.New("state file corrupt")
 
-// LoadState reads the state in dir. A missing file is a new device.
+// LoadState reads the state in dir. A missing file is a new device. The file holds
+// the ownership token while credentialed, so it is read as a secret: never through
+// a link, and narrowed to 0600 if an image or an older version left it wider.
 func LoadState(dir string) (*State, error) {
 	path := filepath.Join(dir, stateFileName)
-	f, err := os.Open(path)
-	if errors.Is(err, os.ErrNotExist) {
+	data, err := safefile.Read(path, safefile.Options{Kind: "state", Limit: maxStateFile, Secret: true, Narrow: true})
+	if errors.Is(err, fs.ErrNotExist) {
 		return &State{Version: StateVersion, Phase: PhaseNew}, nil
+	}
+	if errors.Is(err, safefile.ErrTooLarge) {
+		return nil, fmt.Errorf("%w: %w", ErrStateCorrupt, err)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read state: %w", err)
 	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxStateFile+1))
-	if err != nil {
-		return nil, fmt.Errorf("read state %s: %w", path, err)
-	}
-	if len(data) > maxStateFile {
-		return nil, fmt.Errorf("state %s: larger than %d bytes: %w", path, maxStateFile, ErrStateCorrupt)
-	}
+	defer clear(data)
 	st, err := ParseState(data)
 	if err != nil {
 		return nil, fmt.Errorf("state %s: %w", path, err)

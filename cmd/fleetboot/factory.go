@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/fleetboot/fleetboot/agent"
+	"github.com/fleetboot/fleetboot/internal/safefile"
 	"github.com/fleetboot/fleetboot/keystore"
 	"github.com/fleetboot/fleetboot/keystore/tpm"
 )
@@ -219,7 +220,7 @@ func factoryShow(ctx context.Context, args []string, stdout, stderr io.Writer) i
 }
 
 func readCerts(path string) ([]*x509.Certificate, error) {
-	data, err := os.ReadFile(path)
+	data, err := safefile.Read(path, safefile.Options{Kind: "certificate", Limit: safefile.LimitPEM})
 	if err != nil {
 		return nil, err
 	}

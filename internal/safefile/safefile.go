@@ -90,6 +90,9 @@ type Options struct {
 	Limit int64
 	// Secret refuses a symbolic link and a file open to group or others.
 	Secret bool
+	// NoLinks refuses a symbolic link (Secret implies it): for files a program
+	// writes itself, where a link can only be debris or an attack.
+	NoLinks bool
 	// Narrow, with Secret, makes a file open to group or others 0600 through the
 	// open handle instead of refusing it: for files the agent itself writes (the
 	// state), whose mode an image or an older version may have left wide.
@@ -112,7 +115,7 @@ func Read(path string, o Options) ([]byte, error) {
 // nothing for a regular file.
 func Open(path string, o Options) (*os.File, fs.FileInfo, error) {
 	flags := os.O_RDONLY | openFlags
-	if o.Secret {
+	if o.Secret || o.NoLinks {
 		flags |= noFollow
 		// O_NOFOLLOW covers the last element only, as intended: a folder reached
 		// through a link is the administrator's layout, a key behind a link is not.
@@ -122,7 +125,7 @@ func Open(path string, o Options) (*os.File, fs.FileInfo, error) {
 	}
 	f, err := os.OpenFile(path, flags, 0)
 	if err != nil {
-		if o.Secret && noFollow != 0 && errors.Is(err, errLinkLoop) {
+		if (o.Secret || o.NoLinks) && noFollow != 0 && errors.Is(err, errLinkLoop) {
 			return nil, nil, &Error{Path: path, Kind: o.Kind, Err: ErrSymlink}
 		}
 		return nil, nil, fmt.Errorf("%s: %w", o.Kind, err)

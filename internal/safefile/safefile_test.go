@@ -54,6 +54,8 @@ func TestRead(t *testing.T) {
 		{"secret narrowed", narrow, Options{Kind: "state", Limit: 100, Secret: true, Narrow: true}, nil, ""},
 		{"secret link refused", link, Options{Kind: "claim key", Limit: 100, Secret: true}, ErrSymlink, link},
 		{"link followed when not secret", link, Options{Kind: "root CA", Limit: 100}, nil, ""},
+		{"link refused with NoLinks", link, Options{Kind: "certificate", Limit: 100, NoLinks: true}, ErrSymlink, link},
+		{"NoLinks leaves the mode alone", wide, Options{Kind: "certificate", Limit: 100, NoLinks: true}, nil, ""},
 		{"missing", filepath.Join(dir, "none"), Options{Kind: "config", Limit: 100}, fs.ErrNotExist, "none"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -16,6 +15,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/fleetboot/fleetboot/internal/safefile"
 	"github.com/fleetboot/fleetboot/keystore"
 )
 
@@ -142,40 +142,29 @@ func (s *Snapshot) Clear() {
 	}
 }
 
+// readFile reads one file of a generation. The keystore writes every one of them
+// itself, so a link, a FIFO or an oversized file there is debris or tampering:
+// ErrCorrupt, never followed or read whole.
 func readFile(path string) (File, error) {
-	f, err := os.Open(path)
+	o := safefile.Options{Kind: "keystore file", Limit: maxFileSize, NoLinks: true}
+	f, fi, err := safefile.Open(path, o)
 	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return File{}, err
+		}
+		var se *safefile.Error
+		if errors.As(err, &se) {
+			return File{}, fmt.Errorf("%w: %w", keystore.ErrCorrupt, err)
+		}
 		return File{}, err
 	}
 	defer f.Close()
-	fi, err := f.Stat()
+	data, err := safefile.ReadOpen(f, fi, path, o)
 	if err != nil {
-		return File{}, fmt.Errorf("stat %s: %w", path, err)
-	}
-	if !fi.Mode().IsRegular() {
-		return File{}, fmt.Errorf("%w: %s is not a regular file", keystore.ErrCorrupt, path)
-	}
-	if fi.Size() > maxFileSize {
-		return File{}, fmt.Errorf("%w: %s is %d bytes, more than %d", keystore.ErrCorrupt, path, fi.Size(), maxFileSize)
-	}
-	data := make([]byte, 0, fi.Size())
-	buf := make([]byte, 4096)
-	defer clear(buf)
-	r := io.LimitReader(f, maxFileSize+1)
-	for {
-		n, err := r.Read(buf)
-		data = append(data, buf[:n]...)
-		if err == io.EOF {
-			break
+		if errors.Is(err, safefile.ErrTooLarge) {
+			return File{}, fmt.Errorf("%w: %w", keystore.ErrCorrupt, err)
 		}
-		if err != nil {
-			clear(data)
-			return File{}, fmt.Errorf("read %s: %w", path, err)
-		}
-	}
-	if len(data) > maxFileSize {
-		clear(data)
-		return File{}, fmt.Errorf("%w: %s is larger than %d bytes", keystore.ErrCorrupt, path, maxFileSize)
+		return File{}, err
 	}
 	return File{Path: path, Mode: fi.Mode(), Data: data}, nil
 }
