@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -8,6 +9,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"errors"
+	"io/fs"
 	"math/big"
 	"os"
 	"path/filepath"
@@ -191,5 +193,25 @@ func TestLoadRehomeRefusesWhatIsNotAFile(t *testing.T) {
 	err := noHang(t, "LoadRehome of a FIFO", func() error { _, err := RehomeFile(dir).LoadRehome(); return err })
 	if !errors.Is(err, safefile.ErrNotRegular) {
 		t.Fatalf("LoadRehome(FIFO) = %v, want ErrNotRegular", err)
+	}
+}
+
+// Reset makes the device new: state, keys and the re-provisioning backoff of the
+// identity it had.
+func TestResetRemovesStateAndRehomeRecord(t *testing.T) {
+	dir := t.TempDir()
+	if err := writeFileAtomic(dir, stateFileName, []byte(`{"version":1,"phase":"new"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := RehomeFile(dir).SaveRehome(RehomeRecord{Attempts: 3}); err != nil {
+		t.Fatal(err)
+	}
+	if err := Reset(context.Background(), &Config{StateDir: dir}, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{stateFileName, rehomeFileName} {
+		if _, err := os.Stat(filepath.Join(dir, name)); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("%s after Reset: %v, want it gone", name, err)
+		}
 	}
 }

@@ -294,15 +294,20 @@ func truncate(b []byte, n int) []byte {
 	return b
 }
 
-// Reset forgets the identity: the state file and, if the keystore can, its keys.
+// Reset forgets the identity: the state and rehome files and, if the keystore
+// can, its keys.
 func Reset(ctx context.Context, cfg *Config, ks keystore.Keystore) error {
 	if r, ok := ks.(keystore.Resetter); ok {
 		if err := r.Reset(ctx); err != nil {
 			return fmt.Errorf("reset keystore: %w", err)
 		}
 	}
-	if err := os.Remove(filepath.Join(cfg.StateDir, stateFileName)); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("reset state: %w", err)
+	// rehome.json goes too: a device made new must not inherit the old identity's
+	// re-provisioning backoff.
+	for _, name := range []string{stateFileName, rehomeFileName} {
+		if err := os.Remove(filepath.Join(cfg.StateDir, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("reset state: %w", err)
+		}
 	}
 	return nil
 }
