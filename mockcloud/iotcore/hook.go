@@ -33,6 +33,9 @@ type session struct {
 	// an iot:Receive check. (A delivery racing that SUBSCRIBE on a topic spelled
 	// exactly like one of its filters would see the Subscribe decision.)
 	pendingSub map[string]bool
+	// ended is set, under mu, once the connection is closed or taken over: from
+	// then on no provisioning reply is readied for it (holdReply).
+	ended bool
 }
 
 func (s *session) pending(topic string) (allowed, ok bool) {
@@ -46,6 +49,27 @@ func (s *session) setPending(m map[string]bool) {
 	s.mu.Lock()
 	s.pendingSub = m
 	s.mu.Unlock()
+}
+
+// holdReply readies the provisioning reply out for the connection cl: a QoS 1
+// reply gets a packet id and waits in cl's in-flight messages for its PUBACK.
+// It reports false once the connection has ended (brokerHook.endReplies), and
+// then out must not be written.
+func (s *session) holdReply(cl *mqtt.Client, out *packets.Packet) (bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ended {
+		return false, nil
+	}
+	if out.FixedHeader.Qos > 0 {
+		id, err := cl.NextPacketID()
+		if err != nil {
+			return false, fmt.Errorf("reply to %s: %w", cl.ID, err)
+		}
+		out.PacketID = uint16(id)
+		cl.State.Inflight.Set(*out)
+	}
+	return true, nil
 }
 
 // brokerHook puts AWS IoT's authentication, authorization and MQTT differences on
@@ -62,8 +86,8 @@ func (h *brokerHook) ID() string { return "iotcore" }
 
 func (h *brokerHook) Provides(b byte) bool {
 	return bytes.Contains([]byte{
-		mqtt.OnConnect, mqtt.OnConnectAuthenticate, mqtt.OnDisconnect, mqtt.OnPacketRead,
-		mqtt.OnSubscribed, mqtt.OnACLCheck, mqtt.OnPublish,
+		mqtt.OnConnect, mqtt.OnConnectAuthenticate, mqtt.OnSessionEstablish, mqtt.OnDisconnect,
+		mqtt.OnPacketRead, mqtt.OnSubscribed, mqtt.OnACLCheck, mqtt.OnPublish,
 	}, []byte{b})
 }
 
@@ -159,10 +183,37 @@ func (h *brokerHook) OnConnectAuthenticate(cl *mqtt.Client, _ packets.Packet) bo
 	return h.session(cl) != nil
 }
 
+// OnSessionEstablish runs before mochi hands an existing session of the client
+// id (its subscriptions and unacknowledged messages) to the new connection: the
+// connection that had it ends here for provisioning replies.
+func (h *brokerHook) OnSessionEstablish(cl *mqtt.Client, pk packets.Packet) {
+	if old, ok := h.r.broker.Clients.Get(pk.Connect.ClientIdentifier); ok && old != cl {
+		h.endReplies(old)
+	}
+}
+
 func (h *brokerHook) OnDisconnect(cl *mqtt.Client, _ error, _ bool) {
+	h.endReplies(cl)
 	h.mu.Lock()
 	delete(h.sessions, cl)
 	h.mu.Unlock()
+}
+
+// endReplies makes cl's provisioning replies die with it: no reply is written to
+// it any more, and the unacknowledged ones leave its in-flight messages, so a
+// later connection resuming the session is never sent one (they carry private
+// keys and ownership tokens for the connection that asked).
+func (h *brokerHook) endReplies(cl *mqtt.Client) {
+	if s := h.session(cl); s != nil {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.ended = true
+	}
+	for _, pk := range cl.State.Inflight.GetAll(false) {
+		if _, outcome, ok := provisioning.ParseTopic(pk.TopicName); ok && outcome != "" {
+			cl.State.Inflight.Delete(pk.PacketID)
+		}
+	}
 }
 
 // OnPacketRead applies AWS's rules before mochi processes a packet. Returning

@@ -17,6 +17,8 @@
 //     SUBSCRIBE to a "$" filter outside "$aws/", close the connection.
 //   - Provisioning replies go at the subscription's QoS (at most 1), only to the
 //     connection that asked, only if it is subscribed and iot:Receive allows it.
+//     A QoS 1 reply not yet acknowledged ends with that connection: a later
+//     connection resuming the persistent session is never sent it.
 //   - CreateKeysAndCertificate returns a PKCS#1 "RSA PRIVATE KEY" PEM of 2048 bits.
 //   - A template policy given by document is created under the hex SHA-256 of the
 //     document (PolicyNameForDocument).
@@ -327,9 +329,13 @@ func (r *Region) dispatch(cl *mqtt.Client, p principal, t provisioning.Topic, pa
 
 // deliver writes a reply to the one connection that asked, if it still is the
 // live connection of its client id, is subscribed to the topic and may receive it.
+// The reply is bound to that connection: a QoS 1 reply waits for its PUBACK in
+// the connection's in-flight messages, and leaves them when the connection ends
+// (brokerHook.endReplies), so no other connection resuming the session gets it.
 func (r *Region) deliver(cl *mqtt.Client, p principal, topic string, payload []byte) {
 	log := r.log.With(zap.String("client_id", p.clientID), zap.String("topic", topic))
-	if cur, ok := r.broker.Clients.Get(cl.ID); !ok || cur != cl || cl.Closed() {
+	s := r.hook.session(cl)
+	if cur, ok := r.broker.Clients.Get(cl.ID); s == nil || !ok || cur != cl || cl.Closed() {
 		log.Debug("reply dropped: connection gone")
 		return
 	}
@@ -348,15 +354,13 @@ func (r *Region) deliver(cl *mqtt.Client, p principal, topic string, payload []b
 		Payload:     payload,
 		Created:     time.Now().Unix(),
 	}
-	if out.FixedHeader.Qos > 0 {
-		id, err := cl.NextPacketID()
-		if err != nil {
-			log.Warn("reply dropped: no packet id", zap.Error(err))
-			return
-		}
-		out.PacketID = uint16(id)
-		// In flight so that the PUBACK is matched and a resumed session resends it.
-		cl.State.Inflight.Set(out)
+	switch live, err := s.holdReply(cl, &out); {
+	case err != nil:
+		log.Warn("reply dropped: no packet id", zap.Error(err))
+		return
+	case !live:
+		log.Debug("reply dropped: connection gone")
+		return
 	}
 	if err := cl.WritePacket(out); err != nil {
 		log.Debug("reply not written", zap.Error(err))
