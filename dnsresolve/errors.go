@@ -37,6 +37,16 @@ var (
 	// ErrNoServers: no server configured and none found in resolv.conf (which is read on
 	// every Resolve, so a file written later by DHCP is picked up). Transient.
 	ErrNoServers = errors.New("dns: no servers")
+	// ErrNoRegion: the chain has addresses but no name on it is an AWS IoT endpoint name
+	// (RegionFromName), so nothing says which region they are in, and Config.Region
+	// names none either: a custom domain pointing somewhere else than AWS IoT, or an
+	// answer not from AWS at all (a captive portal, a rewriting resolver). The message
+	// holds the chain. Transient: a network that rewrote the answer may stop doing so, and
+	// ResolveCached covers it with the last result that named a region.
+	ErrNoRegion = errors.New("dns: no AWS IoT region on the CNAME chain")
+	// ErrRegionMismatch: the chain's region (RegionFromName of its last AWS IoT endpoint
+	// name) is not Config.Region. The addresses are that other region's. Definitive.
+	ErrRegionMismatch = errors.New("dns: CNAME chain leads to another region than configured")
 	// ErrInvalidName: the name to resolve is not a valid domain name.
 	ErrInvalidName = errors.New("dns: invalid name")
 	// ErrInvalidConfig: Config failed validation in New.
@@ -61,11 +71,36 @@ func (e *QueryError) Error() string {
 
 func (e *QueryError) Unwrap() error { return e.Err }
 
+// RegionError is a resolution whose addresses were found but whose region was refused:
+// it unwraps to ErrNoRegion or ErrRegionMismatch. The fields say what the DNS answered.
+type RegionError struct {
+	Query  string // the name asked
+	Chain  []Link // the CNAME links from Query to Name; empty without aliases
+	Name   string // the end of the chain, which the addresses belong to
+	Region string // the chain's region; "" with ErrNoRegion
+	Want   string // Config.Region; "" when none is configured
+	Err    error
+}
+
+func (e *RegionError) Error() string {
+	chain := e.Query
+	for _, l := range e.Chain {
+		chain += " -> " + l.Target
+	}
+	if e.Want != "" && e.Region != "" {
+		return fmt.Sprintf("resolve %s: %v: %s is in %s, want %s", e.Query, e.Err, chain, e.Region, e.Want)
+	}
+	return fmt.Sprintf("resolve %s: %v: %s", e.Query, e.Err, chain)
+}
+
+func (e *RegionError) Unwrap() error { return e.Err }
+
 // IsTransient reports whether err is worth retrying later or covering with a stale
 // answer: some server timed out, answered SERVFAIL, could not be reached, or sent a
 // mismatched or malformed reply, or resolv.conf listed no server (DHCP clients rewrite it
-// in place), and no server gave a definitive answer about the name
-// (NXDOMAIN, NODATA, a CNAME loop, a chain too long). REFUSED and other error rcodes alone
+// in place), or the answer named no AWS IoT region (ErrNoRegion), and no server gave a
+// definitive answer about the name (NXDOMAIN, NODATA, a CNAME loop, a chain too long,
+// another region than configured). REFUSED and other error rcodes alone
 // are not transient (they are the server's policy), nor is a cancelled context. For a
 // joined error (several servers, both families) the parts are considered together.
 func IsTransient(err error) bool {
@@ -73,12 +108,13 @@ func IsTransient(err error) bool {
 		return false
 	}
 	for _, definitive := range []error{ErrNXDOMAIN, ErrNoData, ErrCNAMELoop, ErrChainTooLong,
-		ErrInvalidName, ErrInvalidConfig} {
+		ErrRegionMismatch, ErrInvalidName, ErrInvalidConfig} {
 		if errors.Is(err, definitive) {
 			return false
 		}
 	}
-	for _, transient := range []error{ErrTimeout, ErrServFail, ErrNetwork, ErrMismatch, ErrMalformed, ErrNoServers} {
+	for _, transient := range []error{ErrTimeout, ErrServFail, ErrNetwork, ErrMismatch, ErrMalformed,
+		ErrNoServers, ErrNoRegion} {
 		if errors.Is(err, transient) {
 			return true
 		}

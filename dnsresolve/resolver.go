@@ -6,7 +6,33 @@
 // addresses. Resolve asks A and AAAA concurrently, follows the CNAME chain itself
 // (whether or not the server put the target's records in the same answer), and reports
 // the chain, the addresses in Happy Eyeballs order, the smallest TTL and the region read
-// off the final name.
+// off the chain.
+//
+// # Which region a result is in
+//
+// The region is read off names, never off addresses, and only off names of AWS IoT's
+// regional endpoint forms (RegionFromName): "<prefix>-ats.iot.<region>.amazonaws.com",
+// the legacy "<prefix>.iot.<region>.amazonaws.com", China's
+// "<prefix>.ats.iot.<region>.amazonaws.com.cn", FIPS's "data.iot-fips.<region>.amazonaws.com",
+// and the mock cloud's names, which have the ATS form. The global name and any other
+// custom domain say nothing about a region, nor do names of other services.
+//
+// The region of a result is that of the last endpoint name on the chain from the asked
+// name to the addresses. The addresses are that endpoint's: the connection is made to
+// them, so whatever server name the TLS session carries (the agent sends the global
+// name, a custom domain every region serves), the device talks to the region of that
+// name, and that region is where it is provisioned and must be recorded. Names
+// after it (AWS's own aliases, e.g. a load balancer's) are followed but not judged, and
+// an earlier endpoint name of another region (a regional name aliased to another
+// region's endpoint) loses to the later one, with a warning in the log. TLS still
+// verifies the server's identity for the name the device dials; DNS decides only where
+// it goes and which region is recorded.
+//
+// A chain with no endpoint name on it (a custom domain CNAMEd or answered outside AWS
+// IoT, a captive portal, a rewriting resolver) fails with ErrNoRegion and the chain in
+// the message; Resolve never succeeds with an empty region. When the caller knows its
+// region (Config.Region), such a chain is accepted in that region, and a chain that
+// names another region fails with ErrRegionMismatch.
 //
 // Where a device is placed by the geolocation DNS is decided by the EDNS Client Subnet
 // it sends (Config.ClientSubnet) or else by the source address of its queries
@@ -65,6 +91,13 @@ type Config struct {
 	// ResolvConf is the resolv.conf path used when Servers is empty. Default
 	// DefaultResolvConf.
 	ResolvConf string
+	// Region, when set, is the region the caller knows its endpoint to be in, for an
+	// endpoint whose CNAME chain has no AWS IoT endpoint name on it (a TLS proxy's name,
+	// a private name for a VPC endpoint): a chain that names no region is that region's,
+	// and one that names another fails with ErrRegionMismatch. It must have a region's
+	// shape ("eu-west-1"). Empty: the region is the chain's, and a chain without one
+	// fails with ErrNoRegion.
+	Region string
 	// Logger receives debug lines for every failed query and a warning when a stale result
 	// is served. Default zap.NewNop().
 	Logger *zap.Logger
@@ -91,9 +124,12 @@ type Result struct {
 	Addrs []netip.Addr
 	// TTL is the smallest TTL over the chain and the addresses.
 	TTL time.Duration
-	// Region is that of the last AWS IoT endpoint name in the chain (RegionFromName):
-	// "" when no name on the way is one.
+	// Region is that of the last AWS IoT endpoint name on the way from Query to Name
+	// (RegionFromName), else Config.Region. Never empty.
 	Region string
+	// RegionName is the name Region was read from: Query, or a link's target. Empty
+	// when Region is Config.Region because no name on the way names one.
+	RegionName string
 	// Server is the server ("ip:port") that gave the final answer.
 	Server string
 	// Stale marks a last-good result served by ResolveCached because resolution failed
@@ -113,6 +149,7 @@ type Resolver struct {
 	local      netip.Addr
 	timeout    time.Duration
 	attempts   int
+	region     string
 	log        *zap.Logger
 
 	mu       sync.Mutex
@@ -158,6 +195,12 @@ func New(cfg Config) (*Resolver, error) {
 	if a := cfg.LocalAddr; a.IsValid() {
 		r.local = a.Unmap()
 	}
+	if cfg.Region != "" {
+		if !validRegion(cfg.Region) {
+			return nil, fmt.Errorf("%w: region %q: not a region name", ErrInvalidConfig, cfg.Region)
+		}
+		r.region = cfg.Region
+	}
 	return r, nil
 }
 
@@ -173,8 +216,10 @@ func parseServer(s string) (string, error) {
 }
 
 // Resolve resolves name to its regional endpoint. It fails with an error wrapping
-// ErrNXDOMAIN, ErrNoData, ErrCNAMELoop or ErrChainTooLong when the DNS data says so, and
-// otherwise with the servers' failures joined (each a *QueryError naming the server and
+// ErrNXDOMAIN, ErrNoData, ErrCNAMELoop or ErrChainTooLong when the DNS data says so, with
+// a *RegionError wrapping ErrNoRegion or ErrRegionMismatch when the addresses' region is
+// unknown or not the configured one (see the package doc), and otherwise with the
+// servers' failures joined (each a *QueryError naming the server and
 // wrapping ErrTimeout, ErrServFail, ErrRefused, ErrMismatch, ...). One family failing
 // while the other has addresses is success. A successful result is kept as the name's
 // last-good result for ResolveCached.
@@ -187,8 +232,10 @@ func (r *Resolver) Resolve(ctx context.Context, name string) (*Result, error) {
 // transient error (IsTransient: timeouts, SERVFAIL, network failures, mismatched
 // replies, an empty resolv.conf) and an earlier call for the same name succeeded, it
 // returns a copy of that earlier result with Stale set, StaleReason holding the failure,
-// and a nil error. It never covers a definitive answer: NXDOMAIN, NODATA, a CNAME loop,
-// a chain too long, REFUSED alone, or a cancelled context are returned as errors. The
+// and a nil error. An answer that names no region (ErrNoRegion) is covered the same way:
+// the last-good result named one. It never covers a definitive answer: NXDOMAIN, NODATA,
+// a CNAME loop, a chain too long, another region than Config.Region, REFUSED alone, or a
+// cancelled context are returned as errors. The
 // last-good results live in memory for the Resolver's lifetime, one per name; a stale
 // result keeps its original TTL, which the caller may treat as expired.
 func (r *Resolver) ResolveCached(ctx context.Context, name string) (*Result, error) {
@@ -309,6 +356,9 @@ func (r *Resolver) resolve(ctx context.Context, name string) (*Result, int, erro
 	if err != nil {
 		return nil, queries, err
 	}
+	if err := r.setRegion(res); err != nil {
+		return nil, queries, err
+	}
 	res.Queries = queries
 	r.log.Debug("resolved", zap.String("name", res.Query), zap.String("target", res.Name),
 		zap.String("region", res.Region), zap.Int("addrs", len(res.Addrs)), zap.Int("queries", queries))
@@ -346,6 +396,10 @@ func (r *Resolver) combine(qname string, a, aaaa familyResult) (*Result, error) 
 	primary, other := a, aaaa
 	if a.err != nil {
 		primary, other = aaaa, a
+	} else if aaaa.err == nil && a.l.current() != aaaa.l.current() &&
+		familyRegion(qname, a.l) == "" && familyRegion(qname, aaaa.l) != "" {
+		// Of two chains that differ, the one that names a region is used.
+		primary, other = aaaa, a
 	}
 	addrs := primary.l.addrs
 	minTTL := primary.l.minTTL
@@ -355,7 +409,8 @@ func (r *Resolver) combine(qname string, a, aaaa familyResult) (*Result, error) 
 			minTTL = min(minTTL, other.l.minTTL)
 		} else {
 			// The families' chains ended at different names: mixing them would mix
-			// regions, so only the primary (IPv4 when it has data) is used.
+			// regions, so only the primary is used (IPv4 when it has data, unless
+			// only the IPv6 chain names a region).
 			r.log.Warn("A and AAAA chains differ; using one",
 				zap.String("name", trimDot(qname)),
 				zap.String("used", trimDot(primary.l.current())),
@@ -370,28 +425,49 @@ func (r *Resolver) combine(qname string, a, aaaa familyResult) (*Result, error) 
 		TTL:    time.Duration(minTTL) * time.Second,
 		Server: primary.server,
 	}
-	for _, lk := range primary.l.links {
-		res.Chain = append(res.Chain, Link{Name: trimDot(lk.name), Target: trimDot(lk.target),
-			TTL: time.Duration(lk.ttl) * time.Second})
-	}
-	res.Region = chainRegion(res)
+	res.Chain = publicLinks(primary.l.links)
 	return res, nil
 }
 
-// chainRegion is the region of the last AWS IoT endpoint name on the way from the
-// query to the addresses. AWS may put a name of its own behind the ATS name (a load
-// balancer's, which names no region the way an IoT endpoint does), so the end of
-// the chain alone is not enough.
-func chainRegion(res *Result) string {
-	if r := RegionFromName(res.Name); r != "" {
-		return r
+func publicLinks(links []link) []Link {
+	var out []Link
+	for _, lk := range links {
+		out = append(out, Link{Name: trimDot(lk.name), Target: trimDot(lk.target),
+			TTL: time.Duration(lk.ttl) * time.Second})
 	}
-	for i := len(res.Chain) - 1; i >= 0; i-- {
-		if r := RegionFromName(res.Chain[i].Name); r != "" {
-			return r
-		}
+	return out
+}
+
+// familyRegion is the region one family's chain names, "" for none.
+func familyRegion(qname string, l *lookup) string {
+	region, _, _ := chainRegion(trimDot(qname), publicLinks(l.links))
+	return region
+}
+
+// setRegion sets res.Region and res.RegionName by the package doc's rule, or says why
+// the result has no region it can be trusted to be in.
+func (r *Resolver) setRegion(res *Result) error {
+	region, from, conflict := chainRegion(res.Query, res.Chain)
+	fail := func(sentinel error) error {
+		return &RegionError{Query: res.Query, Chain: append([]Link(nil), res.Chain...), Name: res.Name,
+			Region: region, Want: r.region, Err: sentinel}
 	}
-	return ""
+	switch {
+	case region == "" && r.region == "":
+		return fail(ErrNoRegion)
+	case region == "":
+		res.Region = r.region
+		return nil
+	case r.region != "" && region != r.region:
+		return fail(ErrRegionMismatch)
+	}
+	if conflict != "" {
+		r.log.Warn("CNAME chain names two regions; the later endpoint's is used",
+			zap.String("name", res.Query), zap.String("region", region),
+			zap.String("endpoint", from), zap.String("ignored_region", conflict))
+	}
+	res.Region, res.RegionName = region, from
+	return nil
 }
 
 // serverList returns the configured servers, else resolv.conf's, read now: on first boot
