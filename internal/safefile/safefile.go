@@ -11,6 +11,8 @@
 // they are symbolic links or open to group or others. A link is refused rather than
 // followed so that the `chmod` printed in the error changes the file named, never
 // a link's target elsewhere on the system.
+//
+// WriteAtomic is the one atomic replace of a file, for the agent and the mock alike.
 package safefile
 
 import (

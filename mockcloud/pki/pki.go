@@ -21,6 +21,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/fleetboot/fleetboot/internal/safefile"
 )
 
 // File names inside the directory given to LoadOrCreate.
@@ -133,10 +135,10 @@ func LoadOrCreateFiles(certPath, keyPath, commonName string) (*CA, error) {
 	}
 	// Key first: a crash between the two writes leaves a key without a certificate,
 	// which LoadOrCreate reports instead of overwriting.
-	if err := writeAtomic(keyPath, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
+	if err := safefile.WriteAtomic(keyPath, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
 		return nil, err
 	}
-	if err := writeAtomic(certPath, ca.certPEM, 0o644); err != nil {
+	if err := safefile.WriteAtomic(certPath, ca.certPEM, 0o644); err != nil {
 		return nil, err
 	}
 	return ca, nil
@@ -191,44 +193,6 @@ func parseCA(certPEM, keyPEM []byte) (*CA, error) {
 		return nil, fmt.Errorf("root key PEM type %q: %w", kb.Type, ErrKeyType)
 	}
 	return newCA(cb.Bytes, key)
-}
-
-// writeAtomic writes via a temporary file, fsync and rename, then syncs the folder.
-func writeAtomic(path string, data []byte, mode os.FileMode) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp) // no-op after a successful rename
-	if err := f.Chmod(mode); err != nil {
-		f.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("sync %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("close %s: %w", path, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("rename %s: %w", path, err)
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("open dir %s: %w", dir, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync dir %s: %w", dir, err)
-	}
-	return nil
 }
 
 // Certificate is the root certificate.
