@@ -45,7 +45,7 @@ func TestAPIChangeResourceRecordSets(t *testing.T) {
 				}
 			}},
 		{name: "delete then create in one batch", method: "POST", path: rrsetPath,
-			body: changeBody(rrChange("DELETE", "a.t.example.net", "A", "300", "", "192.0.2.1"), rrChange("CREATE", "a.t.example.net", "TXT", "60", "", `"moved"`)),
+			body:   changeBody(rrChange("DELETE", "a.t.example.net", "A", "300", "", "192.0.2.1"), rrChange("CREATE", "a.t.example.net", "TXT", "60", "", `"moved"`)),
 			status: 200, check: func(t *testing.T, f *apiFixture, _ apiReply) {
 				if got := answerData(f.query(t, "a.t.example.net.", dns.TypeTXT, "127.0.0.1")); !slices.Equal(got, []string{`TXT "moved"`}) {
 					t.Fatalf("answer %v", got)

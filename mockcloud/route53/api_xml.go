@@ -20,6 +20,10 @@ type unknownElement struct {
 	XMLName xml.Name
 }
 
+// presentElement is a member the mock refuses whatever it holds (VPC,
+// AliasTarget, CidrRoutingConfig): only its presence counts.
+type presentElement struct{}
+
 // Request bodies. Optional members are pointers so "absent" and "empty"
 // stay apart, as Route 53's validation tells them apart. Other collects
 // elements the schema does not know.
@@ -27,7 +31,7 @@ type unknownElement struct {
 type createHostedZoneRequest struct {
 	XMLName          xml.Name             `xml:"https://route53.amazonaws.com/doc/2013-04-01/ CreateHostedZoneRequest"`
 	Name             *string              `xml:"Name"`
-	VPC              *unknownElement      `xml:"VPC"`
+	VPC              *presentElement      `xml:"VPC"`
 	CallerReference  *string              `xml:"CallerReference"`
 	HostedZoneConfig *hostedZoneConfigReq `xml:"HostedZoneConfig"`
 	DelegationSetID  *string              `xml:"DelegationSetId"`
@@ -75,10 +79,10 @@ type rrsetXML struct {
 	MultiValueAnswer        *bool               `xml:"MultiValueAnswer"`
 	TTL                     *int64              `xml:"TTL"`
 	ResourceRecords         *resourceRecordsXML `xml:"ResourceRecords"`
-	AliasTarget             *unknownElement     `xml:"AliasTarget"`
+	AliasTarget             *presentElement     `xml:"AliasTarget"`
 	HealthCheckID           *string             `xml:"HealthCheckId"`
 	TrafficPolicyInstanceID *string             `xml:"TrafficPolicyInstanceId"`
-	CidrRoutingConfig       *unknownElement     `xml:"CidrRoutingConfig"`
+	CidrRoutingConfig       *presentElement     `xml:"CidrRoutingConfig"`
 	Other                   []unknownElement    `xml:",any"`
 }
 
@@ -344,9 +348,6 @@ func walkUnknown(v reflect.Value) (string, bool) {
 			}
 		}
 	case reflect.Struct:
-		if v.Type() == reflect.TypeOf(unknownElement{}) {
-			return "", false // a member the mock takes whole (AliasTarget, VPC)
-		}
 		if f := v.FieldByName("Other"); f.IsValid() && f.Len() > 0 {
 			return f.Index(0).Interface().(unknownElement).XMLName.Local, true
 		}
