@@ -341,3 +341,30 @@ func FuzzChainRegion(f *testing.F) {
 		}
 	})
 }
+
+// A device pins the endpoint it was provisioned at. Behind an extra hop the end of the
+// chain (a load balancer's name) names no region, so what can be resolved again later
+// with the same region and addresses is RegionName, not Name.
+func TestResolveRegionNameResolvesAgain(t *testing.T) {
+	srv := startServer(t, dnstest.NewZone(false, soaEx, soaAWS, global+". 60 IN CNAME "+rigUS+".",
+		rigUS+". 60 IN CNAME "+lbUS+".", lbUS+". 60 IN A 127.0.0.21", lbUS+". 60 IN AAAA 2001:db8::21"))
+	r := newTestResolver(t, Config{Servers: []string{srv.Addr}})
+	ctx := context.Background()
+	first, err := r.Resolve(ctx, global)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first.Name != lbUS || first.RegionName != rigUS || first.Region != "us-east-1" {
+		t.Fatalf("first boot: name %q region %q from %q", first.Name, first.Region, first.RegionName)
+	}
+	again, err := r.Resolve(ctx, first.RegionName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.Region != first.Region || again.RegionName != first.RegionName || !slices.Equal(again.Addrs, first.Addrs) {
+		t.Errorf("again: %+v, want the region and addresses of %+v", again, first)
+	}
+	if res, err := r.Resolve(ctx, first.Name); !errors.Is(err, ErrNoRegion) {
+		t.Errorf("the load balancer's name alone: %+v, %v; want ErrNoRegion", res, err)
+	}
+}
