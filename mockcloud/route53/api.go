@@ -19,7 +19,11 @@ import (
 )
 
 // APIPrefix is the path every Route 53 API request starts with; mount the
-// API there (mux.Handle(APIPrefix, api)).
+// API there, in front of any other handler of the same listener:
+//
+//	mux.Handle(route53.APIPrefix, api)
+//
+// The aws CLI then reaches it with --endpoint-url http://127.0.0.1:PORT.
 const APIPrefix = "/2013-04-01/"
 
 // maxAPIBody caps a request body. Route 53 allows 1,000 ResourceRecord

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/miekg/dns"
@@ -264,5 +265,37 @@ func TestAPIRigZone(t *testing.T) {
 	}
 	if got := answerData(f.query(t, globalName, dns.TypeCNAME, "127.0.1.1")); !slices.Equal(got, []string{"CNAME " + euWest1}) {
 		t.Fatalf("US with us-east-1 unhealthy: %v", got)
+	}
+}
+
+// TestAPIConcurrentChanges runs batches from many clients at once against
+// queries; every batch lands and -race checks the locking.
+func TestAPIConcurrentChanges(t *testing.T) {
+	f := newAPIFixture(t)
+	const clients = 8
+	var wg sync.WaitGroup
+	for i := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			name := fmt.Sprintf("c%d.t.example.net", i)
+			rp := f.do(t, "POST", "/2013-04-01/hostedzone/"+f.zone+"/rrset", changeBody(rrChange("CREATE", name, "A", "60", "", fmt.Sprintf("192.0.2.%d", 100+i))))
+			if rp.status != 200 {
+				t.Errorf("%s: %d %s", name, rp.status, rp.body)
+			}
+			if err := serveChecked(f.srv, question("g.t.example.net.", dns.TypeCNAME), "127.0.1.1", false); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if got := f.listSets(t, f.zone); len(got) != len(fixtureSets)+clients {
+		t.Fatalf("%d record sets after %d batches: %q", len(got), clients, got)
+	}
+	for i := range clients {
+		want := []string{fmt.Sprintf("A 192.0.2.%d", 100+i)}
+		if got := answerData(f.query(t, fmt.Sprintf("c%d.t.example.net.", i), dns.TypeA, "127.0.0.1")); !slices.Equal(got, want) {
+			t.Errorf("c%d: %v", i, got)
+		}
 	}
 }

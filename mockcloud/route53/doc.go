@@ -54,6 +54,35 @@
 // server holds them (and the RCODE is the target's, RFC 6604). Zone
 // transfers, wildcards and delegations are not offered.
 //
+// # Changing the zones
+//
+// The zones can change while the server runs: UpdateZones validates new
+// zones as a Config and swaps them in whole, so a query sees every change of
+// a batch or none. Health flags set with SetHealthy stay with their set
+// identifiers across a change. A geolocation set may also name a health
+// check (Record.HealthCheckID, AddHealthCheck, SetHealthCheck); it is then
+// healthy only while its set identifier is healthy and its check passes.
+//
+// # Route 53 API
+//
+// API (NewAPI) serves Route 53's REST-XML API, version 2013-04-01, under
+// APIPrefix: CreateHostedZone, GetHostedZone, ListHostedZones,
+// ListHostedZonesByName, DeleteHostedZone, ChangeResourceRecordSets,
+// ListResourceRecordSets, GetChange, CreateHealthCheck, GetHealthCheck,
+// GetHealthCheckStatus, DeleteHealthCheck and TestDNSAnswer, with the
+// paths, XML shapes and error document (ErrorResponse, Type Sender) of
+// botocore's service model. Record sets are simple or geolocation sets (no
+// alias, weighted, latency, failover, multivalue or CIDR routing); a change
+// batch is checked change by change against the zone as the batch has left
+// it, refused whole with InvalidChangeBatch listing every failed change, and
+// served at once. Mutations report their change PENDING, as Route 53 does;
+// GetChange says INSYNC. The zones of the Config (the rig file's) are hosted
+// zones too, with an ID derived from their name and their SOA listed as a
+// record. Health checks are not probed: a check passes until
+// API.SetHealthCheckStatus fails it. TestDNSAnswer answers through the same
+// code as a DNS query, from the resolver IP (no location when absent) and
+// the EDNS Client Subnet given. Request signatures are not checked.
+//
 // Queries with OPT get OPT back (payload size 1232, the DO bit copied);
 // EDNS versions above 0 get BADVERS. UDP answers that do not fit the
 // client's payload size (512 without EDNS, at most 4096) are truncated with
