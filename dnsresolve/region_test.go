@@ -54,7 +54,7 @@ func TestResolveRegion(t *testing.T) {
 			query:   global, wantErr: ErrNoRegion,
 		},
 		{
-			name:    "CNAME to another AWS service's name",
+			name:    "CNAME to another AWS service name",
 			records: []string{soaEx, soaAWS, global + ". 60 IN CNAME " + lbUS + ".", lbUS + ". 60 IN A 127.0.0.11"},
 			query:   global, wantErr: ErrNoRegion,
 		},
@@ -71,12 +71,12 @@ func TestResolveRegion(t *testing.T) {
 		},
 		// The endpoint forms.
 		{
-			name:    "the rig's ATS name",
+			name:    "the rig ATS name",
 			records: []string{soaEx, soaAWS, global + ". 60 IN CNAME " + rigAP + ".", rigAP + ". 60 IN A 127.0.0.13"},
 			query:   global, wantReg: "ap-northeast-1", wantFrom: rigAP, wantName: rigAP,
 		},
 		{
-			name: "legacy iot:Data name",
+			name: "legacy data endpoint name",
 			records: []string{soaEx, soaAWS, global + ". 60 IN CNAME a1b2c3.iot.eu-central-1.amazonaws.com.",
 				"a1b2c3.iot.eu-central-1.amazonaws.com. 60 IN A 127.0.0.14"},
 			query: global, wantReg: "eu-central-1", wantFrom: "a1b2c3.iot.eu-central-1.amazonaws.com",
@@ -109,26 +109,26 @@ func TestResolveRegion(t *testing.T) {
 			query: global, wantReg: "us-east-1", wantFrom: rigUS, wantName: lbUS,
 		},
 		{
-			name: "a name outside AWS after the ATS name is not judged",
+			name: "name outside AWS after the ATS name is not judged",
 			records: []string{soaEx, soaAWS, soaNet, global + ". 60 IN CNAME " + rigUS + ".", rigUS + ". 60 IN CNAME edge.example.net.",
 				"edge.example.net. 60 IN A 127.0.0.21"},
 			query: global, wantReg: "us-east-1", wantFrom: rigUS, wantName: "edge.example.net",
 		},
 		{
-			name: "a regional name aliased to another region's endpoint: the later wins",
+			name: "regional name aliased to another region, the later wins",
 			records: []string{soaEx, soaAWS, global + ". 60 IN CNAME " + rigUS + ".", rigUS + ". 60 IN CNAME " + rigEU + ".",
 				rigEU + ". 60 IN A 127.0.0.12"},
 			query: global, wantReg: "eu-west-1", wantFrom: rigEU, wantName: rigEU, wantWarn: true,
 		},
 		{
-			name: "another region's endpoint behind the load balancer hop: the later wins",
+			name: "another region behind the load balancer hop, the later wins",
 			records: []string{soaAWS, rigUS + ". 60 IN CNAME " + lbUS + ".", lbUS + ". 60 IN CNAME " + rigAP + ".",
 				rigAP + ". 60 IN A 127.0.0.13"},
 			query: rigUS, wantReg: "ap-northeast-1", wantFrom: rigAP, wantName: rigAP, wantWarn: true,
 		},
 		{
 			// 127.0.0.12 is eu-west-1's address in the rig: addresses never decide.
-			name:    "a regional name answered with another region's address",
+			name:    "regional name answered with another region address",
 			records: []string{soaAWS, rigUS + ". 60 IN A 127.0.0.12"},
 			query:   rigUS, wantReg: "us-east-1", wantFrom: rigUS, wantName: rigUS,
 		},
