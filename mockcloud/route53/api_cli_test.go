@@ -155,12 +155,12 @@ func TestAWSCLI(t *testing.T) {
 	if str(t, m, "HostedZone", "Config", "Comment") != "made by the CLI" || str(t, m, "HostedZone", "ResourceRecordSetCount") != "2" {
 		t.Fatalf("get-hosted-zone: %v", m)
 	}
-	m = c.json(t, "list-hosted-zones")
+	m = c.json(t, "list-hosted-zones", "--page-size", "1") // NextMarker, page by page
 	var names []string
 	for i := range m["HostedZones"].([]any) {
 		names = append(names, str(t, m, "HostedZones", i, "Name"))
 	}
-	if !slices.Contains(names, "cli.example.net.") || !slices.Contains(names, "example.com.") {
+	if len(names) != 3 || !slices.Contains(names, "cli.example.net.") || !slices.Contains(names, "example.com.") {
 		t.Fatalf("list-hosted-zones: %v", names)
 	}
 	c.fails(t, "NoSuchHostedZone", "No hosted zone found with ID: ZNOPE", "get-hosted-zone", "--id", "ZNOPE")
@@ -171,6 +171,11 @@ func TestAWSCLI(t *testing.T) {
 	if str(t, m, "HealthCheck", "HealthCheckConfig", "Port") != "443" {
 		t.Fatalf("create-health-check: %v", m)
 	}
+	m = c.json(t, "get-health-check", "--health-check-id", hcID)
+	if str(t, m, "HealthCheck", "HealthCheckConfig", "ResourcePath") != "/health" {
+		t.Fatalf("get-health-check: %v", m)
+	}
+	c.fails(t, "InvalidInput", "", "create-health-check", "--caller-reference", "hc-2", "--health-check-config", "Type=TCP,IPAddress=192.0.2.80")
 	m = c.json(t, "get-health-check-status", "--health-check-id", hcID)
 	if got := str(t, m, "HealthCheckObservations", 0, "StatusReport", "Status"); !strings.HasPrefix(got, "Success") {
 		t.Fatalf("status %q", got)
@@ -205,10 +210,15 @@ func TestAWSCLI(t *testing.T) {
 	if !slices.Equal(sets, want) {
 		t.Fatalf("list-resource-record-sets:\n%q\nwant\n%q", sets, want)
 	}
-	// The CLI pages through with its own paginator (--max-items).
+	// The CLI's paginator follows NextRecordName/Type/Identifier through
+	// pages of two (--page-size) and stops where --max-items says.
+	m = c.json(t, "list-resource-record-sets", "--hosted-zone-id", zoneID, "--page-size", "2")
+	if n := len(m["ResourceRecordSets"].([]any)); n != len(want) {
+		t.Fatalf("pages of 2: %d sets, %v", n, m)
+	}
 	m = c.json(t, "list-resource-record-sets", "--hosted-zone-id", zoneID, "--max-items", "2")
 	if n := len(m["ResourceRecordSets"].([]any)); n != 2 || str(t, m, "NextToken") == "" {
-		t.Fatalf("page of 2: %d sets, %v", n, m)
+		t.Fatalf("max 2: %d sets, %v", n, m)
 	}
 
 	m = c.json(t, "test-dns-answer", "--hosted-zone-id", zoneID, "--record-name", "global.cli.example.net",

@@ -100,11 +100,12 @@ type Record struct {
 	// Geo makes this a geolocation record set. All sets of one name and
 	// type are geolocation sets or there is exactly one plain set.
 	Geo *GeoLocation `yaml:"geo"`
-	// HealthCheckID names a Route 53 health check (API.CreateHealthCheck):
-	// a geolocation set whose check fails is skipped like one marked
-	// unhealthy with SetHealthy. Set through the API only; an ID the server
-	// does not know (a deleted check) counts as no health check.
-	HealthCheckID string `yaml:"-"`
+	// HealthCheckID names a Route 53 health check (API.CreateHealthCheck,
+	// Server.AddHealthCheck): a geolocation set whose check fails is skipped
+	// like one marked unhealthy with SetHealthy. An ID the server does not
+	// hold (a deleted check, or one not yet made again after a restart)
+	// counts as no health check until a check of that ID exists.
+	HealthCheckID string `yaml:"healthCheckId,omitempty"`
 
 	// explicitTTL makes a TTL of 0 mean 0 rather than the zone's TTL; the
 	// API sets it, as Route 53 takes TTL 0 literally.

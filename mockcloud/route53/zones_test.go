@@ -124,3 +124,29 @@ func TestUpdateZonesConcurrent(t *testing.T) {
 	}()
 	wg.Wait()
 }
+
+// TestHealthCheckMadeAfterItsRecords: a record naming a check the server
+// does not hold yet (a saved zone loaded before its checks) answers as if
+// it had none, and follows the check once it exists.
+func TestHealthCheckMadeAfterItsRecords(t *testing.T) {
+	s := newRigServer(t, func(c *Config) {
+		for i, r := range c.Zones[0].Records {
+			if r.SetIdentifier == "us-east-1" && r.Name == "global.iot.example.com" {
+				c.Zones[0].Records[i].HealthCheckID = "later"
+			}
+		}
+	})
+	ask := func() []string {
+		return answerData(exchange(t, s, question(globalName, dns.TypeCNAME), "127.0.1.1", false))
+	}
+	if got := ask(); !slices.Equal(got, []string{"CNAME " + usEast1}) {
+		t.Fatalf("no such check yet: %v", got)
+	}
+	s.AddHealthCheck("later")
+	if err := s.SetHealthCheck("later", false); err != nil {
+		t.Fatal(err)
+	}
+	if got := ask(); !slices.Equal(got, []string{"CNAME " + euWest1}) {
+		t.Fatalf("failing check: %v", got)
+	}
+}
