@@ -99,7 +99,7 @@ func TestErrorShapes(t *testing.T) {
 			}
 		})
 	}
-	if allow := f.do(t, http.MethodPost, "/certificates/"+strings.Repeat("a", 64), euWest1, "").header.Get("Allow"); allow != "GET, PUT" {
+	if allow := f.do(t, http.MethodPost, "/certificates/"+strings.Repeat("a", 64), euWest1, "").header.Get("Allow"); allow != "DELETE, GET, PUT" {
 		t.Fatalf("Allow %q", allow)
 	}
 }

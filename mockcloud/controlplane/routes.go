@@ -13,15 +13,32 @@ func (h *Handler) apiRoutes() []route {
 	}
 	return []route{
 		{segs: p("things"), ops: get("ListThings", listThings)},
-		{segs: p("things/*"), ops: get("DescribeThing", describeThing)},
-		{segs: p("things/*/principals"), ops: get("ListThingPrincipals", listThingPrincipals)},
+		{segs: p("things/*"), ops: map[string]namedOp{
+			http.MethodGet:  {"DescribeThing", describeThing},
+			http.MethodPost: {"CreateThing", createThing},
+		}},
+		{segs: p("things/*/principals"), ops: map[string]namedOp{
+			http.MethodGet:    {"ListThingPrincipals", listThingPrincipals},
+			http.MethodPut:    {"AttachThingPrincipal", attachThingPrincipal},
+			http.MethodDelete: {"DetachThingPrincipal", detachThingPrincipal},
+		}},
 		{segs: p("thing-groups"), ops: get("ListThingGroups", listThingGroups)},
-		{segs: p("thing-groups/*"), ops: get("DescribeThingGroup", describeThingGroup)},
+		{segs: p("thing-groups/addThingToThingGroup"), ops: map[string]namedOp{
+			http.MethodPut: {"AddThingToThingGroup", addThingToThingGroup},
+		}},
+		{segs: p("thing-groups/*"), ops: map[string]namedOp{
+			http.MethodGet:  {"DescribeThingGroup", describeThingGroup},
+			http.MethodPost: {"CreateThingGroup", createThingGroup},
+		}},
 		{segs: p("thing-groups/*/things"), ops: get("ListThingsInThingGroup", listThingsInThingGroup)},
 		{segs: p("certificates"), ops: get("ListCertificates", listCertificates)},
 		{segs: p("certificates/*"), ops: map[string]namedOp{
-			http.MethodGet: {"DescribeCertificate", describeCertificate},
-			http.MethodPut: {"UpdateCertificate", updateCertificate},
+			http.MethodGet:    {"DescribeCertificate", describeCertificate},
+			http.MethodPut:    {"UpdateCertificate", updateCertificate},
+			http.MethodDelete: {"DeleteCertificate", deleteCertificate},
+		}},
+		{segs: p("certificate/register-no-ca"), ops: map[string]namedOp{
+			http.MethodPost: {"RegisterCertificateWithoutCA", registerCertificateWithoutCA},
 		}},
 		{segs: p("cacertificate"), ops: map[string]namedOp{
 			http.MethodPost: {"RegisterCACertificate", registerCACertificate},
@@ -29,7 +46,17 @@ func (h *Handler) apiRoutes() []route {
 		{segs: p("cacertificate/*"), ops: get("DescribeCACertificate", describeCACertificate)},
 		{segs: p("cacertificates"), ops: get("ListCACertificates", listCACertificates)},
 		{segs: p("policies"), ops: get("ListPolicies", listPolicies)},
-		{segs: p("policies/*"), ops: get("GetPolicy", getPolicy)},
+		{segs: p("policies/*"), ops: map[string]namedOp{
+			http.MethodGet:  {"GetPolicy", getPolicy},
+			http.MethodPost: {"CreatePolicy", createPolicy},
+		}},
+		{segs: p("target-policies/*"), ops: map[string]namedOp{
+			http.MethodPut:  {"AttachPolicy", attachPolicy},
+			http.MethodPost: {"DetachPolicy", detachPolicy},
+		}},
+		{segs: p("policy-targets/*"), ops: map[string]namedOp{
+			http.MethodPost: {"ListTargetsForPolicy", listTargetsForPolicy},
+		}},
 		{segs: p("attached-policies/**"), ops: map[string]namedOp{
 			http.MethodPost: {"ListAttachedPolicies", listAttachedPolicies},
 		}},
