@@ -33,6 +33,7 @@ func connectRefusals(rg *rig) []struct {
 		{"retained will without iot:RetainPublish", willPolicy, packets.ConnectParams{ClientIdentifier: "will", Clean: true,
 			WillFlag: true, WillRetain: true, WillTopic: "t/no", WillPayload: []byte("offline")}, 5, 0x87},
 		{"client id of 129 bytes", rg.claim, packets.ConnectParams{ClientIdentifier: strings.Repeat("c", 129), Clean: true}, 2, 0x85},
+		{"client id starting with $", rg.claim, packets.ConnectParams{ClientIdentifier: "$aws", Clean: true}, 2, 0x85},
 	}
 }
 
@@ -54,9 +55,11 @@ func TestConnectRefusedWithoutConnack(t *testing.T) {
 			w.closed()
 		})
 	}
-	// The limit itself is accepted.
-	w := rg.dialWire(rg.claim, 4, packets.ConnectParams{ClientIdentifier: strings.Repeat("c", 128), Clean: true})
-	w.accepted()
+	// The limit itself is accepted, and a $ after the first character.
+	for _, id := range []string{strings.Repeat("c", 128), "c$"} {
+		w := rg.dialWire(rg.claim, 4, packets.ConnectParams{ClientIdentifier: id, Clean: true})
+		w.accepted()
+	}
 }
 
 // With ConnackOnRefusal, the mock answers a refused MQTT 3.1.1 CONNECT with

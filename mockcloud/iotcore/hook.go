@@ -87,7 +87,7 @@ func (h *brokerHook) ID() string { return "iotcore" }
 func (h *brokerHook) Provides(b byte) bool {
 	return bytes.Contains([]byte{
 		mqtt.OnConnect, mqtt.OnConnectAuthenticate, mqtt.OnSessionEstablish, mqtt.OnDisconnect,
-		mqtt.OnPacketRead, mqtt.OnSubscribed, mqtt.OnACLCheck, mqtt.OnPublish,
+		mqtt.OnPacketRead, mqtt.OnSubscribe, mqtt.OnSubscribed, mqtt.OnACLCheck, mqtt.OnPublish,
 	}, []byte{b})
 }
 
@@ -114,6 +114,10 @@ func (h *brokerHook) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
 	}
 	if len(p.clientID) > maxClientIDBytes {
 		log.Info("CONNECT refused: client id longer than 128 bytes")
+		return h.refuse(cl, packets.ErrClientIdentifierNotValid)
+	}
+	if strings.HasPrefix(p.clientID, "$") {
+		log.Info("CONNECT refused: client ids starting with $ are reserved")
 		return h.refuse(cl, packets.ErrClientIdentifierNotValid)
 	}
 	// A thing's policy variables resolve only when the client id is the name of a
@@ -291,6 +295,19 @@ func (h *brokerHook) drop(cl *mqtt.Client, s *session, why, topic string, code p
 	return fmt.Errorf("%s: %w", why, packets.ErrRejectPacket)
 }
 
+// OnSubscribe keeps retained messages from wildcard filters: AWS sends a
+// retained message on SUBSCRIBE only to a filter equal to its topic (mqtt.md,
+// "MQTT retained messages"). Retain handling 2 ("do not send") is how mochi is
+// told; it matters at SUBSCRIBE time only.
+func (h *brokerHook) OnSubscribe(_ *mqtt.Client, pk packets.Packet) packets.Packet {
+	for i := range pk.Filters {
+		if wildcardFilter(pk.Filters[i].Filter) {
+			pk.Filters[i].RetainHandling = 2
+		}
+	}
+	return pk
+}
+
 func (h *brokerHook) OnSubscribed(cl *mqtt.Client, _ packets.Packet, _ []byte) {
 	if s := h.session(cl); s != nil {
 		s.setPending(nil)
@@ -310,8 +327,22 @@ func (h *brokerHook) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool 
 	if allowed, ok := s.pending(topic); ok {
 		return allowed
 	}
+	// mochi's index delivers "a" to "a/#"; AWS does not.
+	if !awsSubscribed(cl, topic) {
+		return false
+	}
 	// A delivery iot:Receive does not allow is dropped without telling anyone.
 	return h.r.authz.canReceive(s.principal, topic)
+}
+
+// awsSubscribed reports whether one of cl's filters matches topic as AWS matches.
+func awsSubscribed(cl *mqtt.Client, topic string) bool {
+	for _, sub := range cl.State.Subscriptions.GetAll() {
+		if awsFilterMatches(sub.Filter, topic) {
+			return true
+		}
+	}
+	return false
 }
 
 // OnPublish takes fleet provisioning requests out of the broker: the region answers

@@ -10,13 +10,13 @@ import (
 )
 
 // retainPolicy allows everything on t/* except iot:RetainPublish, which it
-// allows on t/ok only.
+// allows on t/ok only, and everything on the topic "end".
 func retainPolicy() string {
 	return `{"Version":"2012-10-17","Statement":[` +
 		`{"Effect":"Allow","Action":"iot:Connect","Resource":"` + arn("client", "*") + `"},` +
-		`{"Effect":"Allow","Action":["iot:Publish","iot:Receive"],"Resource":"` + arn("topic", "t/*") + `"},` +
-		`{"Effect":"Allow","Action":"iot:Subscribe","Resource":"` + arn("topicfilter", "t/*") + `"},` +
-		`{"Effect":"Allow","Action":"iot:RetainPublish","Resource":"` + arn("topic", "t/ok") + `"}]}`
+		`{"Effect":"Allow","Action":["iot:Publish","iot:Receive"],"Resource":["` + arn("topic", "t/*") + `","` + arn("topic", "end") + `"]},` +
+		`{"Effect":"Allow","Action":"iot:Subscribe","Resource":["` + arn("topicfilter", "t/*") + `","` + arn("topicfilter", "end") + `"]},` +
+		`{"Effect":"Allow","Action":"iot:RetainPublish","Resource":["` + arn("topic", "t/ok") + `","` + arn("topic", "end") + `"]}]}`
 }
 
 // A PUBLISH with RETAIN set needs iot:RetainPublish on the topic besides
@@ -37,8 +37,9 @@ func TestRetainPublishNeedsRetainPublish(t *testing.T) {
 		t.Fatal("retained publish without iot:RetainPublish: connection still open")
 	}
 	// Only t/ok's message was retained: subscribed to t/no first and t/ok next,
-	// the first retained message a subscriber gets is t/ok's (the region sends a
-	// filter's retained message before it reads the next SUBSCRIBE).
+	// the first retained message a subscriber gets is t/ok's (the region queues a
+	// filter's retained message before it reads the next SUBSCRIBE, and sends its
+	// queue in order).
 	w := rg.dialWire(dev, 4, packets.ConnectParams{ClientIdentifier: "reader", Clean: true})
 	w.accepted()
 	w.send(wireSubscribe(1, "t/no"))

@@ -71,6 +71,7 @@ func TestSubscribedQoS(t *testing.T) {
 		{"exact at QoS 0", map[string]byte{topic: 0}, 0, true},
 		{"wildcard and exact, highest wins", map[string]byte{"$aws/certificates/create-from-csr/json/+": 0, topic: 1}, 1, true},
 		{"multi-level wildcard", map[string]byte{"$aws/certificates/create-from-csr/#": 1}, 1, true},
+		{"multi-level wildcard under the topic", map[string]byte{topic + "/#": 1}, 0, false},
 		{"other reply only", map[string]byte{"$aws/certificates/create-from-csr/json/rejected": 1}, 0, false},
 		{"top-level wildcard on a $ topic", map[string]byte{"#": 1, "+/certificates/create-from-csr/json/accepted": 1}, 0, false},
 		{"shared subscription", map[string]byte{"$share/g/" + topic: 1}, 0, false},

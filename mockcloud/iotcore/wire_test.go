@@ -190,8 +190,9 @@ func (w *wire) closed() []packets.Packet {
 	}
 }
 
-// alive proves the connection still works: PINGREQ is answered by PINGRESP
-// after whatever the region had already sent, which is returned.
+// alive proves the connection still works: PINGREQ is answered by PINGRESP. It
+// returns what came before the PINGRESP; mochi writes PUBLISHes to subscribers
+// from a queue and answers directly, so that says nothing of their order.
 func (w *wire) alive() []packets.Packet {
 	w.t.Helper()
 	w.send(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Pingreq}})
