@@ -46,6 +46,13 @@ func (p *placement) get() (geoPoint, bool) {
 // answer builds the reply to r, which came from src over UDP or TCP. It
 // returns nil when r must not be answered (it is itself a response).
 func (c *catalog) answer(r *dns.Msg, src netip.Addr, udp bool) *dns.Msg {
+	return c.answerFrom(r, src, udp, nil)
+}
+
+// answerFrom is answer with the source placed at at, not by the location
+// table, when at is set and the query has no ECS (TestDNSAnswer's default
+// resolver).
+func (c *catalog) answerFrom(r *dns.Msg, src netip.Addr, udp bool, at *geoPoint) *dns.Msg {
 	if r == nil || r.Response {
 		return nil
 	}
@@ -101,8 +108,11 @@ func (c *catalog) answer(r *dns.Msg, src netip.Addr, udp bool) *dns.Msg {
 	}
 
 	pl := placement{cat: c, addr: src.Unmap(), maxBits: src.Unmap().BitLen()}
-	if cs != nil && cs.bits > 0 {
+	switch {
+	case cs != nil && cs.bits > 0:
 		pl.addr, pl.maxBits = cs.addr, cs.bits
+	case at != nil:
+		pl.done, pl.pt, pl.found = true, *at, true
 	}
 	c.resolve(m, r.Question[0], &pl)
 

@@ -238,9 +238,15 @@ func (a *API) SetHealthCheckStatus(id string, passing bool) error {
 	return a.srv.SetHealthCheck(id, h.healthy())
 }
 
+// defaultResolver is where TestDNSAnswer's resolver is without resolverip:
+// Route 53 then uses "a DNS resolver in the AWS US East (N. Virginia)
+// Region".
+var defaultResolver = geoPoint{continent: "NA", country: "US", subdivision: "VA"}
+
 // testDNSAnswer answers as the DNS server would answer the query from
-// resolverip (no location when absent: only a default record applies),
-// with the EDNS Client Subnet option when edns0clientsubnetip is given.
+// resolverip (placed by the location table; without it, a resolver in
+// Virginia), with the EDNS Client Subnet option when edns0clientsubnetip is
+// given, which then places the client.
 func (a *API) testDNSAnswer(c *call) (int, any, error) {
 	zoneID, _ := c.query("hostedzoneid")
 	recordName, hasName := c.query("recordname")
@@ -258,7 +264,9 @@ func (a *API) testDNSAnswer(c *call) (int, any, error) {
 		return 0, nil, errInvalidInput("Invalid request: %q is not a valid domain name", recordName)
 	}
 	var resolver netip.Addr
+	at := &defaultResolver
 	if s, ok := c.query("resolverip"); ok && s != "" {
+		at = nil
 		ip, err := netip.ParseAddr(s)
 		if err != nil {
 			return 0, nil, errInvalidInput("Invalid request: resolverip %q is not an IP address", s)
@@ -309,7 +317,7 @@ func (a *API) testDNSAnswer(c *call) (int, any, error) {
 	if !dns.IsSubDomain(hz.name, name) {
 		return 0, nil, errInvalidInput("Invalid request: %s is not in hosted zone %s", name, hz.name)
 	}
-	m := a.srv.cat.Load().answer(q, resolver, true)
+	m := a.srv.cat.Load().answerFrom(q, resolver, true, at)
 	resp := testDNSAnswerResponse{
 		RecordName: name, RecordType: recordType, RecordData: []string{},
 		ResponseCode: dns.RcodeToString[m.Rcode], Protocol: "UDP",

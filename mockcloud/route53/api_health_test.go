@@ -153,7 +153,9 @@ func TestAPITestDNSAnswer(t *testing.T) {
 	}
 	runAPICases(t, []apiCase{
 		{name: "simple", method: "GET", path: q + "&recordname=a.t.example.net&recordtype=A", status: 200, check: answer([]string{"192.0.2.1"}, "NOERROR")},
-		{name: "no location: the default", method: "GET", path: q + "&recordname=g.t.example.net&recordtype=CNAME", status: 200,
+		{name: "no resolver: one in Virginia", method: "GET", path: q + "&recordname=g.t.example.net&recordtype=CNAME", status: 200,
+			check: answer([]string{"us.t.example.net."}, "NOERROR")},
+		{name: "resolver the table does not place: the default", method: "GET", path: q + "&recordname=g.t.example.net&recordtype=CNAME&resolverip=10.9.9.9", status: 200,
 			check: answer([]string{"eu.t.example.net."}, "NOERROR")},
 		{name: "resolver in the US", method: "GET", path: q + "&recordname=g.t.example.net&recordtype=CNAME&resolverip=198.51.100.53", status: 200,
 			check: answer([]string{"us.t.example.net."}, "NOERROR")},

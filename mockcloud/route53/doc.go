@@ -80,8 +80,9 @@
 // zones too, with an ID derived from their name and their SOA listed as a
 // record. Health checks are not probed: a check passes until
 // API.SetHealthCheckStatus fails it. TestDNSAnswer answers through the same
-// code as a DNS query, from the resolver IP (no location when absent) and
-// the EDNS Client Subnet given. Request signatures are not checked.
+// code as a DNS query, from the resolver IP given (without one, from a
+// resolver in Virginia, as Route 53's tool uses one in us-east-1) and the
+// EDNS Client Subnet given. Request signatures are not checked.
 //
 // Queries with OPT get OPT back (payload size 1232, the DO bit copied);
 // EDNS versions above 0 get BADVERS. UDP answers that do not fit the
