@@ -33,7 +33,7 @@ type Dialer func(ctx context.Context, cfg provisioning.DialConfig) (*provisionin
 
 // Step is one timed step of first boot, reported to Options.Observe.
 type Step struct {
-	Name     string
+	Name     StepName
 	Duration time.Duration
 	Err      error
 }
@@ -64,6 +64,11 @@ type Options struct {
 	Dial Dialer
 	// Observe receives each step's duration as it ends.
 	Observe func(Step)
+	// OnOnline, if set, is called once each time the agent gets online: the
+	// permanent connection is up, its online status published and the online
+	// phase written. It gets a copy of the state. It runs on the goroutine of
+	// Run, Prove or ProveWithRetry, before they go on, so it must not block.
+	OnOnline func(State)
 	// FaultPoint is called after each state write with the phase just written; tests
 	// use it to cut power at exact points.
 	FaultPoint func(Phase)
@@ -92,6 +97,7 @@ type Agent struct {
 	// lastConnect is when the last dial with each client id ended (connect).
 	lastConnect map[string]time.Time
 	observe     func(Step)
+	onOnline    func(State)
 	fault       func(Phase)
 	environ     []string
 	retry       *Backoff
@@ -122,17 +128,18 @@ func New(ctx context.Context, opts Options) (*Agent, error) {
 		return nil, configErr("validate config", err)
 	}
 	a := &Agent{
-		cfg:     cfg,
-		log:     opts.Logger,
-		now:     opts.Now,
-		dial:    opts.Dial,
-		observe: opts.Observe,
-		fault:   opts.FaultPoint,
-		environ: opts.Environ,
-		retry:   opts.Retry,
-		store:   opts.State,
-		claim:   opts.Claim,
-		roots:   opts.Roots,
+		cfg:      cfg,
+		log:      opts.Logger,
+		now:      opts.Now,
+		dial:     opts.Dial,
+		observe:  opts.Observe,
+		onOnline: opts.OnOnline,
+		fault:    opts.FaultPoint,
+		environ:  opts.Environ,
+		retry:    opts.Retry,
+		store:    opts.State,
+		claim:    opts.Claim,
+		roots:    opts.Roots,
 	}
 	if a.store == nil {
 		a.store = DirStore(cfg.StateDir)
@@ -272,7 +279,7 @@ func (a *Agent) exchange(ctx context.Context) (context.Context, context.CancelFu
 }
 
 // step times fn, logs it and reports it.
-func (a *Agent) step(name string, fn func() error) error {
+func (a *Agent) step(name StepName, fn func() error) error {
 	start := time.Now()
 	err := fn()
 	d := time.Since(start)
@@ -280,9 +287,9 @@ func (a *Agent) step(name string, fn func() error) error {
 		a.observe(Step{Name: name, Duration: d, Err: err})
 	}
 	if err != nil {
-		a.log.Debug("step failed", zap.String("step", name), zap.Duration("duration", d), zap.Error(err))
+		a.log.Debug("step failed", zap.String("step", string(name)), zap.Duration("duration", d), zap.Error(err))
 	} else {
-		a.log.Info("step done", zap.String("step", name), zap.Duration("duration", d))
+		a.log.Info("step done", zap.String("step", string(name)), zap.Duration("duration", d))
 	}
 	return err
 }

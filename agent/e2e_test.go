@@ -94,7 +94,7 @@ func TestFirstBootFlows(t *testing.T) {
 		t.Run(tc.mode+"-"+tc.format, func(t *testing.T) {
 			dir := t.TempDir()
 			cfg := deviceConfig(t, c, dir, tc.mode, tc.format, tc.subnet, tc.serial)
-			var steps []string
+			var steps []agent.StepName
 			a := newAgent(t, cfg, agent.Options{Observe: func(s agent.Step) { steps = append(steps, s.Name) }})
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			defer cancel()
@@ -264,10 +264,10 @@ func TestRunReconnects(t *testing.T) {
 	connects := make(chan struct{}, 16)
 	var claimConnects int
 	a := newAgent(t, cfg, agent.Options{Observe: func(s agent.Step) {
-		if s.Name == "claim-connect" {
+		if s.Name == agent.StepClaimConnect {
 			claimConnects++
 		}
-		if s.Name == "connect" && s.Err == nil {
+		if s.Name == agent.StepConnect && s.Err == nil {
 			connects <- struct{}{}
 		}
 	}})
@@ -327,11 +327,11 @@ func TestRehome(t *testing.T) {
 				mu.Lock()
 				defer mu.Unlock()
 				switch {
-				case s.Name == "claim-connect":
+				case s.Name == agent.StepClaimConnect:
 					claimConnects++
-				case s.Name == "connect" && s.Err != nil && agent.ClassOf(s.Err) == agent.ClassIdentity:
+				case s.Name == agent.StepConnect && s.Err != nil && agent.ClassOf(s.Err) == agent.ClassIdentity:
 					identityFailures++
-				case s.Name == "connect" && s.Err == nil:
+				case s.Name == agent.StepConnect && s.Err == nil:
 					select {
 					case online <- struct{}{}:
 					default:

@@ -41,14 +41,14 @@ func (j *journal) observe(s agent.Step) {
 	j.mu.Lock()
 	j.steps = append(j.steps, s)
 	j.mu.Unlock()
-	if s.Name == "connect" && s.Err == nil {
+	if s.Name == agent.StepConnect && s.Err == nil {
 		j.online <- struct{}{}
 	}
 }
 
 // count returns how many steps named name ended with err matching match (nil:
 // any outcome).
-func (j *journal) count(name string, match func(error) bool) int {
+func (j *journal) count(name agent.StepName, match func(error) bool) int {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	n := 0
@@ -185,11 +185,11 @@ func TestFaultReplyLostOrLate(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
 		faults iotcore.Faults
-		step   string
+		step   agent.StepName
 	}{
-		{"lost", iotcore.Faults{LoseReply: &iotcore.Match{Ops: []provisioning.Operation{opCSR}, Times: 1}}, "create-certificate"},
-		{"late", iotcore.Faults{DelayReply: &iotcore.Delay{Match: iotcore.Match{Ops: []provisioning.Operation{opCSR}, Times: 1}, By: 2 * faultTimeout}}, "create-certificate"},
-		{"dropped-after-request", iotcore.Faults{Drop: &iotcore.Drop{At: iotcore.DropAfterRequest, Match: iotcore.Match{Ops: []provisioning.Operation{opCSR}, Times: 1}}}, "create-certificate"},
+		{"lost", iotcore.Faults{LoseReply: &iotcore.Match{Ops: []provisioning.Operation{opCSR}, Times: 1}}, agent.StepCreateCertificate},
+		{"late", iotcore.Faults{DelayReply: &iotcore.Delay{Match: iotcore.Match{Ops: []provisioning.Operation{opCSR}, Times: 1}, By: 2 * faultTimeout}}, agent.StepCreateCertificate},
+		{"dropped-after-request", iotcore.Faults{Drop: &iotcore.Drop{At: iotcore.DropAfterRequest, Match: iotcore.Match{Ops: []provisioning.Operation{opCSR}, Times: 1}}}, agent.StepCreateCertificate},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			pending := pendingIn(t, c, "eu-west-1")
@@ -205,7 +205,7 @@ func TestFaultReplyLostOrLate(t *testing.T) {
 			if tc.name != "dropped-after-request" && j.count(tc.step, func(err error) bool { return errors.Is(err, agent.ErrNoReply) }) != 1 {
 				t.Fatalf("%s failure is not ErrNoReply", tc.step)
 			}
-			if n := j.count("claim-connect", nil); n != 2 {
+			if n := j.count(agent.StepClaimConnect, nil); n != 2 {
 				t.Fatalf("%d claim connections, want 2: the retry uses a new one", n)
 			}
 			checkOneIdentity(t, c, "eu-west-1", a.State().ThingName)
@@ -238,7 +238,7 @@ func TestFaultRegisterThingReplyLost(t *testing.T) {
 	r := startRun(a)
 	r.waitOnline(t, j)
 	r.stop(t)
-	if n := j.count("register-thing", func(err error) bool { return errors.Is(err, agent.ErrNoReply) }); n != 1 {
+	if n := j.count(agent.StepRegisterThing, func(err error) bool { return errors.Is(err, agent.ErrNoReply) }); n != 1 {
 		t.Fatalf("%d RegisterThing timeouts, want 1", n)
 	}
 	st := a.State()
@@ -283,7 +283,7 @@ func TestFaultDuplicateReplies(t *testing.T) {
 	if n := c.Region("eu-west-1").FaultCounts().RepliesDuplicated; n != 2 {
 		t.Fatalf("%d replies duplicated, want 2 (certificate and registration)", n)
 	}
-	if n := j.count("claim-connect", nil); n != 1 {
+	if n := j.count(agent.StepClaimConnect, nil); n != 1 {
 		t.Fatalf("%d claim connections, want 1", n)
 	}
 	checkOneIdentity(t, c, "eu-west-1", st.ThingName)
@@ -299,15 +299,15 @@ func TestFaultConnectionDroppedAtEachStep(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
 		drop  iotcore.Drop
-		step  string // the step that fails
+		step  agent.StepName // the step that fails
 		class agent.Class
 	}{
 		// A close at CONNECT without CONNACK is how AWS refuses an identity over
 		// MQTT 3.1.1: counted as such, and Run still retries it.
-		{"connect", iotcore.Drop{At: iotcore.DropAtConnect}, "claim-connect", agent.ClassIdentity},
-		{"subscribe", iotcore.Drop{At: iotcore.DropAtSubscribe}, "subscribe", agent.ClassTransient},
-		{"create-request", iotcore.Drop{At: iotcore.DropAtRequest, Match: iotcore.Match{Ops: []provisioning.Operation{opCSR}}}, "create-certificate", agent.ClassTransient},
-		{"register-request", iotcore.Drop{At: iotcore.DropAtRequest, Match: iotcore.Match{Ops: []provisioning.Operation{opRegister}}}, "register-thing", agent.ClassTransient},
+		{"connect", iotcore.Drop{At: iotcore.DropAtConnect}, agent.StepClaimConnect, agent.ClassIdentity},
+		{"subscribe", iotcore.Drop{At: iotcore.DropAtSubscribe}, agent.StepSubscribe, agent.ClassTransient},
+		{"create-request", iotcore.Drop{At: iotcore.DropAtRequest, Match: iotcore.Match{Ops: []provisioning.Operation{opCSR}}}, agent.StepCreateCertificate, agent.ClassTransient},
+		{"register-request", iotcore.Drop{At: iotcore.DropAtRequest, Match: iotcore.Match{Ops: []provisioning.Operation{opRegister}}}, agent.StepRegisterThing, agent.ClassTransient},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.drop.Times = 1
@@ -320,7 +320,7 @@ func TestFaultConnectionDroppedAtEachStep(t *testing.T) {
 			if n := j.count(tc.step, failedWith(tc.class)); n != 1 {
 				t.Fatalf("%d %s %s failures, want 1", n, tc.class, tc.step)
 			}
-			if n := j.count("claim-connect", nil); n != 2 {
+			if n := j.count(agent.StepClaimConnect, nil); n != 2 {
 				t.Fatalf("%d claim connections, want 2", n)
 			}
 			checkOneIdentity(t, c, "eu-west-1", a.State().ThingName)
@@ -340,7 +340,7 @@ func TestFaultTLSHandshakeStall(t *testing.T) {
 	r := startRun(a)
 	r.waitOnline(t, j)
 	r.stop(t)
-	if n := j.count("claim-connect", failedWith(agent.ClassTransient)); n != 1 {
+	if n := j.count(agent.StepClaimConnect, failedWith(agent.ClassTransient)); n != 1 {
 		t.Fatalf("%d transient claim-connect failures, want 1", n)
 	}
 	if n := c.Region("eu-west-1").FaultCounts().HandshakesStalled; n != 1 {
@@ -359,7 +359,7 @@ func TestFaultRegionDownAtFirstBoot(t *testing.T) {
 	a, _, j := faultDevice(t, c, "DOWN", agent.Options{})
 	r := startRun(a)
 	waitFor(t, "two refused connections", func() bool {
-		return j.count("claim-connect", failedWith(agent.ClassTransient)) >= 2
+		return j.count(agent.StepClaimConnect, failedWith(agent.ClassTransient)) >= 2
 	})
 	if err := c.SetRegionDown("eu-west-1", false); err != nil {
 		t.Fatal(err)
@@ -387,7 +387,7 @@ func TestFaultThrottled(t *testing.T) {
 	a, _, j := faultDevice(t, c, "THROTTLED", agent.Options{})
 	r := startRun(a)
 	waitFor(t, "three throttled attempts", func() bool {
-		return j.count("create-certificate", failedWith(agent.ClassThrottled)) >= 3
+		return j.count(agent.StepCreateCertificate, failedWith(agent.ClassThrottled)) >= 3
 	})
 	region.SetFaults(iotcore.Faults{})
 	r.waitOnline(t, j)
@@ -419,14 +419,14 @@ func TestFaultConnectRatePerClientID(t *testing.T) {
 	r := startRun(a)
 	// AWS closes a CONNECT over the rate without CONNACK, as it does one its policy
 	// denies: on the wire it is a refusal of the identity, which the agent retries.
-	waitFor(t, "a refused connect", func() bool { return j.count("connect", failedWith(agent.ClassIdentity)) >= 1 })
+	waitFor(t, "a refused connect", func() bool { return j.count(agent.StepConnect, failedWith(agent.ClassIdentity)) >= 1 })
 	region.SetFaults(iotcore.Faults{ClientIDConnectInterval: iotcore.ConnectIntervalAWS})
 	r.waitOnline(t, j)
 	r.stop(t)
 	if n := region.FaultCounts().ConnectsThrottled; n < 1 {
 		t.Fatalf("%d connects throttled, want at least 1", n)
 	}
-	if n := j.count("claim-connect", nil); n != 0 {
+	if n := j.count(agent.StepClaimConnect, nil); n != 0 {
 		t.Fatalf("%d claim connections after provisioning, want 0", n)
 	}
 }
@@ -451,13 +451,13 @@ func TestFaultTokenExpiresBeforeRegisterThing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := j.count("register-thing", func(err error) bool {
+	if n := j.count(agent.StepRegisterThing, func(err error) bool {
 		r, ok := provisioning.AsRejected(err)
 		return ok && r.TokenRejected()
 	}); n != 1 {
 		t.Fatalf("%d refused tokens, want 1", n)
 	}
-	if n := j.count("create-certificate", nil); n != 2 {
+	if n := j.count(agent.StepCreateCertificate, nil); n != 2 {
 		t.Fatalf("%d certificates requested, want 2", n)
 	}
 	checkOneIdentity(t, c, "eu-west-1", st.ThingName)
@@ -488,10 +488,10 @@ func TestFaultCertificateDeactivatedWhileOnline(t *testing.T) {
 				}
 				if rehome == agent.RehomeNever {
 					waitFor(t, "four refused reconnects", func() bool {
-						return j.count("connect", failedWith(agent.ClassIdentity)) >= 4
+						return j.count(agent.StepConnect, failedWith(agent.ClassIdentity)) >= 4
 					})
 					r.stop(t)
-					if n := j.count("claim-connect", nil); n != 1 {
+					if n := j.count(agent.StepClaimConnect, nil); n != 1 {
 						t.Fatalf("%d claim connections, want only the first boot's", n)
 					}
 					if st := a.State(); st.CertificateID != before.CertificateID || st.Phase != agent.PhaseOnline {
@@ -505,7 +505,7 @@ func TestFaultCertificateDeactivatedWhileOnline(t *testing.T) {
 				if after.CertificateID == before.CertificateID || after.ThingName != before.ThingName {
 					t.Fatalf("after rehome: %+v (before %+v)", after, before)
 				}
-				if n := j.count("connect", failedWith(agent.ClassIdentity)); n < 3 {
+				if n := j.count(agent.StepConnect, failedWith(agent.ClassIdentity)); n < 3 {
 					t.Fatalf("%d refused reconnects before rehoming, want at least 3", n)
 				}
 				checkOneIdentity(t, c, "eu-west-1", after.ThingName)
@@ -540,14 +540,14 @@ func TestFaultDNSAndRegionDownAfterProvisioning(t *testing.T) {
 		Logger: zap.New(zapcore.NewTee(zaptest.NewLogger(t).Core(), core))})
 	r := startRun(a)
 	waitFor(t, "two refused connects to the pinned region", func() bool {
-		return j.count("connect", failedWith(agent.ClassTransient)) >= 2
+		return j.count(agent.StepConnect, failedWith(agent.ClassTransient)) >= 2
 	})
 	if err := c.SetRegionDown("eu-west-1", false); err != nil {
 		t.Fatal(err)
 	}
 	r.waitOnline(t, j)
 	r.stop(t)
-	if n := j.count("claim-connect", nil); n != 0 {
+	if n := j.count(agent.StepClaimConnect, nil); n != 0 {
 		t.Fatalf("%d claim connections, want 0", n)
 	}
 	if logs.FilterMessageSnippet("using saved addresses").Len() == 0 {

@@ -37,7 +37,7 @@ func (a *Agent) provisionJITP(ctx context.Context) (*State, error) {
 	if thing == "" {
 		return nil, configErr("factory certificate", errors.New("subject has no CommonName to name the thing after"))
 	}
-	if err := a.step("resolve", func() error {
+	if err := a.step(StepResolve, func() error {
 		res, err := a.resolver.Resolve(ctx, a.serverName())
 		if err != nil {
 			return classify("resolve "+a.serverName(), err)
@@ -53,7 +53,7 @@ func (a *Agent) provisionJITP(ctx context.Context) (*State, error) {
 	bo := a.backoff(500*time.Millisecond, 10*time.Second)
 	var last error
 	for attempt := 1; attempt <= jitpAttempts; attempt++ {
-		err := a.step("jitp-connect", func() error {
+		err := a.step(StepJITPConnect, func() error {
 			dc := a.dialConfig(cert, thing, addrs)
 			dc.Will = a.offlineWill(thing)
 			conn, err := a.connect(ctx, dc)

@@ -108,7 +108,7 @@ func TestJITPFirstBoot(t *testing.T) {
 			thing := "GW-JITP-" + tc.name
 			factoryLine(t, c, ks, thing, tc.withChain)
 			cfg := deviceConfig(t, c, dir, agent.ModeJITP, "json", tc.subnet, "unused")
-			var steps []string
+			var steps []agent.StepName
 			a := newAgent(t, cfg, agent.Options{Keystore: ks, Observe: func(s agent.Step) { steps = append(steps, s.Name) }})
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			defer cancel()
@@ -121,7 +121,7 @@ func TestJITPFirstBoot(t *testing.T) {
 			}
 			connects := 0
 			for _, s := range steps {
-				if s == "jitp-connect" {
+				if s == agent.StepJITPConnect {
 					connects++
 				}
 			}
@@ -145,7 +145,7 @@ func TestJITPFirstBoot(t *testing.T) {
 				t.Fatalf("second boot: %+v, %v", st2, err)
 			}
 			for _, s := range steps {
-				if s == "jitp-connect" || s == "resolve" {
+				if s == agent.StepJITPConnect || s == agent.StepResolve {
 					t.Fatalf("second boot ran %s again (steps %v)", s, steps)
 				}
 			}
@@ -263,7 +263,7 @@ func TestJITPKeepFirstConnectionSwitch(t *testing.T) {
 	dir := t.TempDir()
 	ks := openKeystore(t, dir, nil)
 	factoryLine(t, c, ks, "GW-JITP-KEEP", false)
-	var steps []string
+	var steps []agent.StepName
 	a := newAgent(t, deviceConfig(t, c, dir, agent.ModeJITP, "json", "192.0.2.0/24", "unused"),
 		agent.Options{Keystore: ks, Observe: func(s agent.Step) { steps = append(steps, s.Name) }})
 	if _, err := a.Prove(ctx); err != nil {
@@ -271,7 +271,7 @@ func TestJITPKeepFirstConnectionSwitch(t *testing.T) {
 	}
 	n := 0
 	for _, s := range steps {
-		if s == "jitp-connect" {
+		if s == agent.StepJITPConnect {
 			n++
 		}
 	}
@@ -293,7 +293,7 @@ func TestJITPUnderConnectRateLimit(t *testing.T) {
 	var failed []string
 	a := newAgent(t, deviceConfig(t, c, dir, agent.ModeJITP, "json", "192.0.2.0/24", "unused"),
 		agent.Options{Keystore: ks, Observe: func(s agent.Step) {
-			if s.Err != nil && s.Name == "connect" {
+			if s.Err != nil && s.Name == agent.StepConnect {
 				failed = append(failed, s.Err.Error())
 			}
 		}})

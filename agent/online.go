@@ -40,7 +40,7 @@ func (a *Agent) connectPermanent(ctx context.Context) (*provisioning.Conn, error
 	}
 	topic := a.statusTopic(st.ThingName)
 	conn := a.takeAccepted()
-	err = a.step("connect", func() error {
+	err = a.step(StepConnect, func() error {
 		if conn != nil {
 			return nil // the connection JITP was accepted on
 		}
@@ -61,7 +61,7 @@ func (a *Agent) connectPermanent(ctx context.Context) (*provisioning.Conn, error
 	if err != nil {
 		return nil, err
 	}
-	if err := a.step("publish-status", func() error {
+	if err := a.step(StepPublishStatus, func() error {
 		pctx, cancel := a.exchange(ctx)
 		defer cancel()
 		err := conn.Publish(pctx, topic, 1, true, []byte(statusOnline))
@@ -85,6 +85,9 @@ func (a *Agent) connectPermanent(ctx context.Context) (*provisioning.Conn, error
 	}
 	a.rehomeOnline()
 	a.log.Info("online", zap.String("thing", st.ThingName), zap.String("region", st.Region), zap.String("endpoint", st.Endpoint))
+	if a.onOnline != nil {
+		a.onOnline(*st)
+	}
 	return conn, nil
 }
 
@@ -255,7 +258,7 @@ func (a *Agent) handoff(ctx context.Context) error {
 		}
 	}
 	if cmd := a.cfg.Device.OnProvisioned; cmd != "" {
-		if err := a.step("on-provisioned", func() error { return a.runHook(ctx, cmd, st) }); err != nil {
+		if err := a.step(StepOnProvisioned, func() error { return a.runHook(ctx, cmd, st) }); err != nil {
 			// The device is provisioned either way; a failing hook is reported, not retried forever.
 			a.log.Error("onProvisioned command failed", zap.String("command", cmd), zap.Error(err))
 		}

@@ -31,7 +31,7 @@ func TestDeniedStatusTopicIsAPolicyRefusal(t *testing.T) {
 		mu.Lock()
 		defer mu.Unlock()
 		switch {
-		case s.Name == "claim-connect":
+		case s.Name == agent.StepClaimConnect:
 			claimConnects++
 		case s.Err != nil && agent.ClassOf(s.Err) == agent.ClassPolicy:
 			policyFailures++

@@ -74,7 +74,7 @@ func (a *Agent) provisionRound(ctx context.Context, st *State, claim tls.Certifi
 
 	var addrs []netip.AddrPort
 	if st.Phase == PhaseNew {
-		if err := a.step("resolve", func() error {
+		if err := a.step(StepResolve, func() error {
 			res, err := a.resolver.Resolve(ctx, a.serverName())
 			if err != nil {
 				return classify("resolve "+a.serverName(), err)
@@ -103,7 +103,7 @@ func (a *Agent) provisionRound(ctx context.Context, st *State, claim tls.Certifi
 
 	var signer crypto.Signer
 	if a.cfg.Provisioning.Mode == ModeCSR && st.Phase == PhaseNew {
-		if err := a.step("key", func() error {
+		if err := a.step(StepKey, func() error {
 			s, err := a.deviceKey(ctx)
 			signer = s
 			return err
@@ -113,7 +113,7 @@ func (a *Agent) provisionRound(ctx context.Context, st *State, claim tls.Certifi
 	}
 
 	var conn *provisioning.Conn
-	if err := a.step("claim-connect", func() error {
+	if err := a.step(StepClaimConnect, func() error {
 		c, err := a.dial(ctx, a.dialConfig(claim, claimClientID(), addrs))
 		if err != nil {
 			return classify("connect with claim certificate", err)
@@ -130,7 +130,7 @@ func (a *Agent) provisionRound(ctx context.Context, st *State, claim tls.Certifi
 	if st.Phase == PhaseNew || a.tokenStale(st) {
 		ops = append(ops, a.createOp())
 	}
-	if err := a.step("subscribe", func() error {
+	if err := a.step(StepSubscribe, func() error {
 		sctx, cancel := a.exchange(ctx)
 		defer cancel()
 		return classify("subscribe", client.Prepare(sctx, template, ops...))
@@ -154,7 +154,7 @@ func (a *Agent) provisionRound(ctx context.Context, st *State, claim tls.Certifi
 	}
 
 	if st.Phase == PhaseNew {
-		if err := a.step("create-certificate", func() error {
+		if err := a.step(StepCreateCertificate, func() error {
 			return a.createCredentials(ctx, client, st, signer)
 		}); err != nil {
 			return err
@@ -162,7 +162,7 @@ func (a *Agent) provisionRound(ctx context.Context, st *State, claim tls.Certifi
 	}
 
 	var reg *provisioning.RegisterThingResponse
-	err = a.step("register-thing", func() error {
+	err = a.step(StepRegisterThing, func() error {
 		rctx, cancel := a.exchange(ctx)
 		defer cancel()
 		r, err := client.RegisterThing(rctx, template, provisioning.RegisterThingRequest{
@@ -343,7 +343,7 @@ func (a *Agent) pinnedAddrs(ctx context.Context, st *State) ([]netip.AddrPort, e
 		}
 	}
 	var out []netip.AddrPort
-	err := a.step("resolve-pinned", func() error {
+	err := a.step(StepResolvePinned, func() error {
 		res, err := a.resolver.Resolve(ctx, st.Endpoint)
 		if err != nil {
 			if saved := parseAddrs(st.Addrs); len(saved) > 0 {
@@ -372,7 +372,7 @@ func (a *Agent) expiry(ttl time.Duration) time.Time {
 func claimClientID() string {
 	var b [8]byte
 	_, _ = rand.Read(b[:])
-	return "fleetboot-claim-" + hex.EncodeToString(b[:])
+	return provisioning.ClaimClientIDPrefix + hex.EncodeToString(b[:])
 }
 
 func addrStrings(addrs []netip.Addr) []string {

@@ -110,7 +110,7 @@ func (r *secretRun) options(name, stateDir string, cutAt agent.Phase) agent.Opti
 	return agent.Options{
 		Logger: r.logs.logger().Named(name),
 		Observe: func(s agent.Step) {
-			r.sawError("step "+s.Name, s.Err)
+			r.sawError("step "+string(s.Name), s.Err)
 		},
 		FaultPoint: func(p agent.Phase) {
 			wantPrivateModes(r.t, name+" at "+string(p), stateDir)

@@ -5,6 +5,12 @@ import (
 	"strings"
 )
 
+// ClaimClientIDPrefix begins the client id of every connection made with the
+// claim certificate; a random suffix follows. A claim policy can allow iot:Connect
+// on client/fleetboot-claim-* only, and the permanent connection, whose client id
+// is the thing name, is told apart by it.
+const ClaimClientIDPrefix = "fleetboot-claim-"
+
 // Format is the payload encoding named in every fleet provisioning topic.
 type Format string
 

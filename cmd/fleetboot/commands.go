@@ -45,12 +45,14 @@ func setup(name string, args []string, stderr io.Writer, extra func(*common)) (*
 
 // newAgent wires an agent with the keystore cmd opened (a TPM keystore needs its
 // device opened here); closing the agent does not close the keystore: the caller does.
-func newAgent(ctx context.Context, cfg *agent.Config, log *zap.Logger, observe func(agent.Step)) (*agent.Agent, io.Closer, error) {
+// opts carries the command's own hooks (Observe, OnOnline); newAgent sets the rest.
+func newAgent(ctx context.Context, cfg *agent.Config, log *zap.Logger, opts agent.Options) (*agent.Agent, io.Closer, error) {
 	ks, err := openKeystore(ctx, cfg)
 	if err != nil {
 		return nil, nil, &agent.Error{Class: agent.ClassConfig, Step: "open keystore", Err: err}
 	}
-	a, err := agent.New(ctx, agent.Options{Config: cfg, Logger: log, Keystore: ks, FaultPoint: faultPointFromEnv(log), Observe: observe})
+	opts.Config, opts.Logger, opts.Keystore, opts.FaultPoint = cfg, log, ks, faultPointFromEnv(log)
+	a, err := agent.New(ctx, opts)
 	if err != nil {
 		ks.Close()
 		return nil, nil, err
@@ -75,13 +77,14 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	defer log.Sync() //nolint:errcheck
 	var released bool
-	a, ks, err := newAgent(ctx, cfg, log, func(s agent.Step) {
-		if s.Name == "publish-status" && s.Err == nil && !released {
+	a, ks, err := newAgent(ctx, cfg, log, agent.Options{OnOnline: func(agent.State) {
+		// First boot's code is done with once the device is online the first time.
+		if !released {
 			released = true
 			n, err := releaseColdCode()
 			log.Debug("released the pages of first-boot code", zap.Int("bytes", n), zap.Error(err))
 		}
-	})
+	}})
 	if err != nil {
 		return report(log, "start", err)
 	}
@@ -107,7 +110,7 @@ func cmdProvision(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	defer cancel()
 	var done []agent.Step
 	start := time.Now()
-	a, ks, err := newAgent(ctx, cfg, log, func(s agent.Step) { done = append(done, s) })
+	a, ks, err := newAgent(ctx, cfg, log, agent.Options{Observe: func(s agent.Step) { done = append(done, s) }})
 	if err != nil {
 		return report(log, "start", err)
 	}
@@ -201,7 +204,7 @@ func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if code != exitOK {
 		return code
 	}
-	a, ks, err := newAgent(ctx, cfg, log, nil)
+	a, ks, err := newAgent(ctx, cfg, log, agent.Options{})
 	if err != nil {
 		fmt.Fprintf(stderr, "fleetboot check: %v\n", err)
 		return exitCode(err)

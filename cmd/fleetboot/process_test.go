@@ -262,16 +262,18 @@ func TestProcessFirstBootAndRun(t *testing.T) {
 	}
 	rig.oneIdentity(t, "us-east-1", "gw-PROC-1")
 
-	// run stays online until SIGTERM, then exits 0.
+	// run stays online until SIGTERM, then exits 0. Once online, it hands the
+	// pages of first-boot code back, once.
+	const released = "released the pages of first-boot code"
 	fb, _ := binaries(t)
-	cmd := exec.Command(fb, append([]string{"run", "--state-dir", d.stateDir}, d.args...)...)
-	var logs bytes.Buffer
+	cmd := exec.Command(fb, append([]string{"run", "--state-dir", d.stateDir, "--log-level", "debug"}, d.args...)...)
+	var logs syncBuffer
 	cmd.Stderr = &logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(30 * time.Second)
-	for !strings.Contains(logs.String(), "online") && time.Now().Before(deadline) {
+	for !strings.Contains(logs.String(), released) && time.Now().Before(deadline) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	cmd.Process.Signal(syscall.SIGTERM) //nolint:errcheck
@@ -281,6 +283,27 @@ func TestProcessFirstBootAndRun(t *testing.T) {
 	if !strings.Contains(logs.String(), "online") {
 		t.Fatalf("run never went online:\n%s", logs.String())
 	}
+	if n := strings.Count(logs.String(), released); n != 1 {
+		t.Fatalf("%q logged %d times, want once after going online:\n%s", released, n, logs.String())
+	}
+}
+
+// syncBuffer is a bytes.Buffer a process writes to while the test reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 // A power cut right after each phase is written: the next boot resumes and the

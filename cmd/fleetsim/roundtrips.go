@@ -12,9 +12,6 @@ import (
 	"github.com/fleetboot/fleetboot/provisioning"
 )
 
-// claimClientIDPrefix marks the claim connection; the permanent one uses the thing name.
-const claimClientIDPrefix = "fleetboot-claim-"
-
 // RoundTrips counts one device's network round trips beyond TCP, from the first
 // DNS query to the CONNACK of the permanent connection, from what the agent
 // reports: dnsresolve.Result.Queries and provisioning's connection events. The
@@ -128,7 +125,7 @@ func (c *rtCounter) event(claim bool, e provisioning.Event) {
 // dialer sets DialConfig.Observe on every connection the agent opens.
 func (c *rtCounter) dialer(next agent.Dialer) agent.Dialer {
 	return func(ctx context.Context, cfg provisioning.DialConfig) (*provisioning.Conn, error) {
-		claim := strings.HasPrefix(cfg.ClientID, claimClientIDPrefix)
+		claim := strings.HasPrefix(cfg.ClientID, provisioning.ClaimClientIDPrefix)
 		if claim {
 			c.mu.Lock()
 			c.claimDialed = true

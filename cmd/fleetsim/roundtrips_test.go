@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"net/netip"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -71,7 +72,7 @@ type wireCounter struct {
 
 func (w *wireCounter) wrap(next agent.Dialer) agent.Dialer {
 	return func(ctx context.Context, cfg provisioning.DialConfig) (*provisioning.Conn, error) {
-		claim := len(cfg.ClientID) > len(claimClientIDPrefix) && cfg.ClientID[:len(claimClientIDPrefix)] == claimClientIDPrefix
+		claim := len(cfg.ClientID) > len(provisioning.ClaimClientIDPrefix) && strings.HasPrefix(cfg.ClientID, provisioning.ClaimClientIDPrefix)
 		px, err := startProxy(cfg.Addrs[0], w.delay)
 		if err != nil {
 			return nil, err

@@ -326,7 +326,11 @@ func runDevice(ctx, holdCtx context.Context, p Params, fl *fleet, d *Device, log
 		mu.Lock()
 		defer mu.Unlock()
 		d.Steps = append(d.Steps, s)
-		if s.Name == "publish-status" && s.Err == nil && !reached {
+	}
+	online := func(agent.State) {
+		mu.Lock()
+		defer mu.Unlock()
+		if !reached {
 			reached = true
 			d.ToOnline = time.Since(start)
 			d.Online = true
@@ -334,7 +338,7 @@ func runDevice(ctx, holdCtx context.Context, p Params, fl *fleet, d *Device, log
 		}
 	}
 	a, err := agent.New(ctx, agent.Options{
-		Config: &cfg, Logger: log.Named(d.Serial), Resolver: resolver, Dial: dial, Observe: observe,
+		Config: &cfg, Logger: log.Named(d.Serial), Resolver: resolver, Dial: dial, Observe: observe, OnOnline: online,
 		State: &agent.MemStore{}, Claim: fl.claim, Roots: fl.roots,
 	})
 	if err != nil {

@@ -87,12 +87,12 @@ func TestSimulate(t *testing.T) {
 			for _, s := range rep.Steps {
 				steps[s.Name] = s.N == n
 			}
-			want := []string{"resolve", "claim-connect", "subscribe", "create-certificate", "register-thing", "connect", "publish-status"}
+			want := []agent.StepName{agent.StepResolve, agent.StepClaimConnect, agent.StepSubscribe, agent.StepCreateCertificate, agent.StepRegisterThing, agent.StepConnect, agent.StepPublishStatus}
 			if mode == agent.ModeJITP {
-				want = []string{"resolve", "jitp-connect", "publish-status"}
+				want = []agent.StepName{agent.StepResolve, agent.StepJITPConnect, agent.StepPublishStatus}
 			}
 			for _, s := range want {
-				if !steps[s] {
+				if !steps[string(s)] {
 					t.Errorf("step %s missing or not timed for every device: %+v", s, rep.Steps)
 				}
 			}
@@ -120,7 +120,7 @@ func TestSimulate(t *testing.T) {
 			if err := WriteReport(&out, rep); err != nil {
 				t.Fatal(err)
 			}
-			for _, field := range []string{"devices/s", "achieved/ceiling", "crypto ceiling", "round trips", "errors by class", "p50", "p95", "p99", want[len(want)-2]} {
+			for _, field := range []string{"devices/s", "achieved/ceiling", "crypto ceiling", "round trips", "errors by class", "p50", "p95", "p99", string(want[len(want)-2])} {
 				if !strings.Contains(out.String(), field) {
 					t.Errorf("report lacks %q:\n%s", field, out.String())
 				}

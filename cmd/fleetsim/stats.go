@@ -111,16 +111,17 @@ func (r *Report) summarise(results []Device) {
 	var rts []RoundTrips
 	for _, d := range results {
 		for _, s := range d.Steps {
-			if !seen[s.Name] {
-				seen[s.Name] = true
-				order = append(order, s.Name)
+			name := string(s.Name)
+			if !seen[name] {
+				seen[name] = true
+				order = append(order, name)
 			}
 			if s.Err != nil {
-				stepFailed[s.Name]++
+				stepFailed[name]++
 				r.StepErrors[agent.ClassOf(s.Err)]++
 				continue
 			}
-			byStep[s.Name] = append(byStep[s.Name], s.Duration)
+			byStep[name] = append(byStep[name], s.Duration)
 		}
 		if d.Online {
 			r.Online++
