@@ -59,6 +59,9 @@ type API struct {
 	order   []string
 	changes map[string]changeRecord
 	checks  map[string]*healthCheck
+	// usedRefs are the caller references of deleted hosted zones and health
+	// checks: Route 53 refuses them again.
+	usedZoneRefs, usedCheckRefs map[string]bool
 }
 
 // hostedZone is what Route 53 keeps about a zone besides its records.
@@ -83,7 +86,7 @@ func NewAPI(srv *Server, logger *zap.Logger) (*API, error) {
 	a := &API{
 		srv: srv, log: logger.Named("route53api"), now: time.Now,
 		zones: make(map[string]*hostedZone), changes: make(map[string]changeRecord),
-		checks: make(map[string]*healthCheck),
+		checks: make(map[string]*healthCheck), usedZoneRefs: make(map[string]bool), usedCheckRefs: make(map[string]bool),
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()

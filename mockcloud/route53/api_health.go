@@ -139,6 +139,10 @@ func (a *API) createHealthCheck(c *call) (int, any, error) {
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	if a.usedCheckRefs[*req.CallerReference] {
+		return 0, nil, &apiError{http.StatusConflict, "HealthCheckAlreadyExists",
+			"A health check with the specified caller reference was deleted; caller references are not reused."}
+	}
 	for _, h := range a.checks {
 		if h.callerRef != *req.CallerReference {
 			continue
@@ -181,6 +185,7 @@ func (a *API) deleteHealthCheck(c *call) (int, any, error) {
 	if a.checks[id] == nil {
 		return 0, nil, errNoSuchHealthCheck(id)
 	}
+	a.usedCheckRefs[a.checks[id].callerRef] = true
 	delete(a.checks, id)
 	if err := a.srv.RemoveHealthCheck(id); err != nil {
 		return 0, nil, err

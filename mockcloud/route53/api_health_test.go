@@ -91,6 +91,9 @@ func TestAPIHealthChecks(t *testing.T) {
 			if got := f.listSets(t, f.zone); !slices.Equal(got, fixtureSets) {
 				t.Fatalf("records %q", got)
 			}
+			// A deleted check's caller reference is not taken again.
+			f.do(t, "POST", "/2013-04-01/healthcheck", healthCheckBody("fixture", "<IPAddress>192.0.2.80</IPAddress><Type>HTTP</Type>")).
+				wantError(t, 409, "HealthCheckAlreadyExists", "")
 		}},
 		{name: "delete unknown", method: "DELETE", path: "/2013-04-01/healthcheck/nope", status: 404, code: "NoSuchHealthCheck"},
 	})

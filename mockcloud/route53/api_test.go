@@ -227,6 +227,8 @@ func TestAPIDeleteHostedZone(t *testing.T) {
 		t.Fatalf("%+v", d)
 	}
 	f.do(t, "GET", "/2013-04-01/hostedzone/"+f.zone, "").wantError(t, 404, "NoSuchHostedZone", "")
+	f.do(t, "POST", "/2013-04-01/hostedzone", createZoneBody("t.example.net", "fixture", "")).wantError(t, 409, "HostedZoneAlreadyExists",
+		"A hosted zone has already been created with the specified caller reference.")
 	if m := f.query(t, "t.example.net.", dns.TypeSOA, "127.0.0.1"); m.Rcode != dns.RcodeRefused {
 		t.Fatalf("after delete: %v", m)
 	}

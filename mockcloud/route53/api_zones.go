@@ -204,10 +204,12 @@ func (a *API) createHostedZone(c *call) (int, any, error) {
 	if _, err := a.syncLocked(); err != nil {
 		return 0, nil, err
 	}
+	used := a.usedZoneRefs[*req.CallerReference]
 	for _, hz := range a.zones {
-		if hz.callerRef == *req.CallerReference {
-			return 0, nil, &apiError{http.StatusConflict, "HostedZoneAlreadyExists", "A hosted zone has already been created with the specified caller reference."}
-		}
+		used = used || hz.callerRef == *req.CallerReference
+	}
+	if used {
+		return 0, nil, &apiError{http.StatusConflict, "HostedZoneAlreadyExists", "A hosted zone has already been created with the specified caller reference."}
 	}
 	for _, hz := range a.zones {
 		if hz.name == name {
@@ -293,6 +295,7 @@ func (a *API) deleteHostedZone(c *call) (int, any, error) {
 	}
 	delete(a.zones, hz.id)
 	a.order = slices.DeleteFunc(a.order, func(s string) bool { return s == hz.id })
+	a.usedZoneRefs[hz.callerRef] = true
 	return http.StatusOK, changeInfoResponse{XMLName: responseName("DeleteHostedZone"), ChangeInfo: a.recordChangeLocked("")}, nil
 }
 
