@@ -71,6 +71,13 @@ func FuzzHandler(f *testing.F) {
 	f.Add(uint8(2), "/_mockcloud/dns/records/x%2Fy/health", "", `{"healthy":true}`)
 	f.Add(uint8(0), "/endpoint?endpointType=iot:Data-ATS", "bad region", "")
 	f.Add(uint8(3), "/%zz", "", "")
+	f.Add(uint8(2), "/policies/p1", euWest1, `{"policyDocument":"{\"Version\":\"2012-10-17\",\"Statement\":[]}"}`)
+	f.Add(uint8(1), "/target-policies/device-policy", euWest1, `{"target":"arn:aws:iot:eu-west-1:123456789012:cert/`+fx.certs["old"]+`"}`)
+	f.Add(uint8(2), "/certificate/register-no-ca", euWest1, `{"certificatePem":"-----BEGIN CERTIFICATE-----\nAA==\n-----END CERTIFICATE-----\n","status":"ACTIVE"}`)
+	f.Add(uint8(2), "/things/gw-new", euWest1, `{"attributePayload":{"attributes":{"a":"b"}}}`)
+	f.Add(uint8(1), "/thing-groups/addThingToThingGroup", euWest1, `{"thingGroupArn":"arn:aws:iot:eu-west-1:123456789012:thinggroup/gateways","thingName":"gw-003"}`)
+	f.Add(uint8(3), "/things/gw-003?expectedVersion=x", euWest1, "")
+	f.Add(uint8(3), "/certificates/"+fx.certs["old"]+"?forceDelete=true", euWest1, "")
 	methods := []string{http.MethodGet, http.MethodPut, http.MethodPost, http.MethodDelete}
 	f.Fuzz(func(t *testing.T, m uint8, target, region, body string) {
 		u, err := url.ParseRequestURI(target)

@@ -81,7 +81,7 @@ func TestErrorShapes(t *testing.T) {
 		{"unknown path", http.MethodGet, "/nothing/here", 404, codeUnknownOperation},
 		{"root", http.MethodGet, "/", 404, codeUnknownOperation},
 		{"too deep", http.MethodGet, "/things/a/b/c", 404, codeUnknownOperation},
-		{"wrong method", http.MethodDelete, "/things/gw-001", 405, codeMethodNotAllowed},
+		{"wrong method", http.MethodPatch, "/things/gw-001", 405, codeMethodNotAllowed},
 		{"not found", http.MethodGet, "/policies/none", 404, codeNotFound},
 		{"bad maxResults", http.MethodGet, "/things?maxResults=0", 400, codeInvalidRequest},
 		{"too large maxResults", http.MethodGet, "/things?maxResults=251", 400, codeInvalidRequest},

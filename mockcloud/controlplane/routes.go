@@ -14,8 +14,9 @@ func (h *Handler) apiRoutes() []route {
 	return []route{
 		{segs: p("things"), ops: get("ListThings", listThings)},
 		{segs: p("things/*"), ops: map[string]namedOp{
-			http.MethodGet:  {"DescribeThing", describeThing},
-			http.MethodPost: {"CreateThing", createThing},
+			http.MethodGet:    {"DescribeThing", describeThing},
+			http.MethodPost:   {"CreateThing", createThing},
+			http.MethodDelete: {"DeleteThing", deleteThing},
 		}},
 		{segs: p("things/*/principals"), ops: map[string]namedOp{
 			http.MethodGet:    {"ListThingPrincipals", listThingPrincipals},
@@ -47,8 +48,9 @@ func (h *Handler) apiRoutes() []route {
 		{segs: p("cacertificates"), ops: get("ListCACertificates", listCACertificates)},
 		{segs: p("policies"), ops: get("ListPolicies", listPolicies)},
 		{segs: p("policies/*"), ops: map[string]namedOp{
-			http.MethodGet:  {"GetPolicy", getPolicy},
-			http.MethodPost: {"CreatePolicy", createPolicy},
+			http.MethodGet:    {"GetPolicy", getPolicy},
+			http.MethodPost:   {"CreatePolicy", createPolicy},
+			http.MethodDelete: {"DeletePolicy", deletePolicy},
 		}},
 		{segs: p("target-policies/*"), ops: map[string]namedOp{
 			http.MethodPut:  {"AttachPolicy", attachPolicy},

@@ -22,11 +22,13 @@ import (
 const (
 	codeMalformedPolicy = "MalformedPolicyException" // 400
 	codeDeleteConflict  = "DeleteConflictException"  // 409
+	codeVersionConflict = "VersionConflictException" // 409
 )
 
 func init() {
 	statusOf[codeMalformedPolicy] = http.StatusBadRequest
 	statusOf[codeDeleteConflict] = http.StatusConflict
+	statusOf[codeVersionConflict] = http.StatusConflict
 }
 
 // decodeAPIBody reads a JSON request body of at most maxBody bytes into v. Fields
@@ -437,4 +439,49 @@ func nameOrARN(name, arn, kind, field string) (string, error) {
 		return "", apiErr(codeInvalidRequest, fmt.Sprintf("%sArn %q is not a %s ARN", field, arn, kind))
 	}
 	return n, nil
+}
+
+// deletePolicy: DELETE /policies/{policyName}; an attached policy is refused.
+func deletePolicy(c *call) (any, error) {
+	err := c.store.DeletePolicy(c.args[0])
+	if errors.Is(err, registry.ErrConflict) {
+		return nil, apiErr(codeDeleteConflict, fmt.Sprintf("policy %q is attached: detach it from every target first", c.args[0]))
+	}
+	if err != nil {
+		return nil, err
+	}
+	return struct{}{}, nil
+}
+
+// deleteThing: DELETE /things/{thingName}. AWS answers success for a thing that
+// does not exist, refuses one with principals attached, and checks
+// expectedVersion when given (VersionConflictException).
+func deleteThing(c *call) (any, error) {
+	name := c.args[0]
+	t, err := c.store.GetThing(name)
+	if errors.Is(err, registry.ErrNotFound) {
+		return struct{}{}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if v := c.query.Get("expectedVersion"); v != "" {
+		want, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return nil, apiErr(codeInvalidRequest, fmt.Sprintf("expectedVersion %q is not a number", v))
+		}
+		if want != t.Version {
+			return nil, apiErr(codeVersionConflict, fmt.Sprintf("thing %q is at version %d, not %d", name, t.Version, want))
+		}
+	}
+	err = c.store.DeleteThing(name)
+	switch {
+	case errors.Is(err, registry.ErrConflict):
+		return nil, apiErr(codeInvalidRequest, fmt.Sprintf("thing %q has principals attached: detach them first", name))
+	case errors.Is(err, registry.ErrNotFound):
+		return struct{}{}, nil
+	case err != nil:
+		return nil, err
+	}
+	return struct{}{}, nil
 }

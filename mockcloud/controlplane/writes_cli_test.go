@@ -1,6 +1,7 @@
 package controlplane
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
@@ -99,7 +100,11 @@ func TestAWSCLISetsUpARegion(t *testing.T) {
 	}
 	fails("ResourceNotFoundException", "add-thing-to-thing-group", "--thing-group-name", "none", "--thing-name", "gw-100")
 
-	// Undone in AWS's order: an ACTIVE certificate, then an attached one, are refused.
+	// Undone in AWS's order: an attached policy, a thing with a principal, an ACTIVE
+	// certificate, then an attached one, are refused.
+	fails("DeleteConflictException", "delete-policy", "--policy-name", "claim")
+	fails("InvalidRequestException", "delete-thing", "--thing-name", "gw-100")
+	fails("VersionConflictException", "delete-thing", "--thing-name", "gw-100", "--expected-version", "99")
 	fails("CertificateStateException", "delete-certificate", "--certificate-id", id)
 	c.awsJSON(t, usEast1, "update-certificate", "--certificate-id", id, "--new-status", "INACTIVE")
 	fails("DeleteConflictException", "delete-certificate", "--certificate-id", id)
@@ -113,6 +118,16 @@ func TestAWSCLISetsUpARegion(t *testing.T) {
 	if _, err := store.GetCertificate(id); err == nil {
 		t.Fatal("certificate still there after delete-certificate")
 	}
+	c.awsJSON(t, usEast1, "delete-policy", "--policy-name", "claim")
+	c.awsJSON(t, usEast1, "delete-thing", "--thing-name", "gw-100")
+	for what, err := range map[string]error{"policy": errOf(store.GetPolicy("claim")), "thing": errOf(store.GetThing("gw-100"))} {
+		if !errors.Is(err, registry.ErrNotFound) {
+			t.Fatalf("%s after its delete: %v, want not found", what, err)
+		}
+	}
+	// AWS answers a delete of a thing that is not there with success.
+	c.awsJSON(t, usEast1, "delete-thing", "--thing-name", "gw-100")
+	fails("ResourceNotFoundException", "delete-policy", "--policy-name", "claim")
 	// eu-west-1 saw none of it: every call is scoped to its region.
 	if _, err := c.f.stores[euWest1].GetPolicy("claim"); err == nil {
 		t.Fatal("a policy made in us-east-1 appeared in eu-west-1")
@@ -139,3 +154,5 @@ func TestDeleteCertificateForce(t *testing.T) {
 		t.Fatal("certificate kept after forceDelete")
 	}
 }
+
+func errOf[T any](_ T, err error) error { return err }
