@@ -78,6 +78,8 @@ func FuzzHandler(f *testing.F) {
 	f.Add(uint8(1), "/thing-groups/addThingToThingGroup", euWest1, `{"thingGroupArn":"arn:aws:iot:eu-west-1:123456789012:thinggroup/gateways","thingName":"gw-003"}`)
 	f.Add(uint8(3), "/things/gw-003?expectedVersion=x", euWest1, "")
 	f.Add(uint8(3), "/certificates/"+fx.certs["old"]+"?forceDelete=true", euWest1, "")
+	f.Add(uint8(2), "/provisioning-templates", euWest1, `{"templateName":"t1","templateBody":"{\"Resources\":{}}","provisioningRoleArn":"arn:aws:iam::123456789012:role/r"}`)
+	f.Add(uint8(3), "/provisioning-templates/fleet", euWest1, "")
 	methods := []string{http.MethodGet, http.MethodPut, http.MethodPost, http.MethodDelete}
 	f.Fuzz(func(t *testing.T, m uint8, target, region, body string) {
 		u, err := url.ParseRequestURI(target)

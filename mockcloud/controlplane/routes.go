@@ -62,8 +62,15 @@ func (h *Handler) apiRoutes() []route {
 		{segs: p("attached-policies/**"), ops: map[string]namedOp{
 			http.MethodPost: {"ListAttachedPolicies", listAttachedPolicies},
 		}},
-		{segs: p("provisioning-templates"), ops: get("ListProvisioningTemplates", listTemplates)},
-		{segs: p("provisioning-templates/*"), ops: get("DescribeProvisioningTemplate", describeTemplate)},
+		{segs: p("provisioning-templates"), ops: map[string]namedOp{
+			http.MethodGet:  {"ListProvisioningTemplates", listTemplates},
+			http.MethodPost: {"CreateProvisioningTemplate", createTemplate},
+		}},
+		{segs: p("provisioning-templates/*"), ops: map[string]namedOp{
+			http.MethodGet:    {"DescribeProvisioningTemplate", describeTemplate},
+			http.MethodPatch:  {"UpdateProvisioningTemplate", updateTemplate},
+			http.MethodDelete: {"DeleteProvisioningTemplate", deleteTemplate},
+		}},
 		{segs: p("endpoint"), ops: get("DescribeEndpoint", describeEndpoint)},
 	}
 }

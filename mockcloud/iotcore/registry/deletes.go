@@ -42,3 +42,26 @@ func (s *Store) DeleteThing(name string) error {
 	}
 	return nil
 }
+
+// DeleteTemplate deletes a provisioning template that no CA certificate's
+// registration config names (JITP would lose its template: AWS answers
+// DeleteConflictException).
+func (s *Store) DeleteTemplate(name string) error {
+	err := s.update(func(tx *bolt.Tx) error {
+		if !exists(tx, bktTemplates, name) {
+			return ErrNotFound
+		}
+		users, err := listJSON(tx, bktCAs, func(ca *CACertificate) bool { return ca.TemplateName == name })
+		if err != nil {
+			return err
+		}
+		if len(users) > 0 {
+			return fmt.Errorf("%w: CA certificate %s uses it for JITP", ErrConflict, users[0].ID)
+		}
+		return tx.Bucket(bktTemplates).Delete([]byte(name))
+	})
+	if err != nil {
+		return fmt.Errorf("delete template %q: %w", name, err)
+	}
+	return nil
+}
