@@ -421,8 +421,8 @@ func (c *Config) Validate() error {
 		if p.Template == "" {
 			return bad("provisioning.template", "mode %s needs a template name", p.Mode)
 		}
-		if err := validTemplate(p.Template); err != nil {
-			return bad("provisioning.template", "%v", err)
+		if err := provisioning.ValidTemplateName(p.Template); err != nil {
+			return &ConfigError{Key: "provisioning.template", Err: err}
 		}
 	case ModeJITP:
 	default:
@@ -492,18 +492,6 @@ func validStatusTopic(topic string) error {
 
 // thingPlaceholder in device.statusTopic is replaced by the thing name.
 const thingPlaceholder = "{thing}"
-
-func validTemplate(name string) error {
-	if len(name) == 0 || len(name) > 36 {
-		return fmt.Errorf("%q: 1 to 36 characters", name)
-	}
-	for _, r := range name {
-		if !(r < unicode.MaxASCII && (unicode.IsLetter(r) || unicode.IsDigit(r) || r == '_' || r == '-')) {
-			return fmt.Errorf("%q: only [0-9A-Za-z_-]", name)
-		}
-	}
-	return nil
-}
 
 func validHostname(name string) error {
 	if name == "" {

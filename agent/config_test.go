@@ -6,11 +6,14 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/fleetboot/fleetboot/provisioning"
 )
 
 const validConfig = `
@@ -367,4 +370,35 @@ func FuzzParseConfig(f *testing.F) {
 			t.Fatalf("written back, changed (%v):\n%s\n%s", err, out, again)
 		}
 	})
+}
+
+// provisioning.template is checked by the wire's own rule
+// (provisioning.ValidTemplateName): a name the config accepts is one the
+// provisioning client publishes to, and a refusal says what the rule says.
+func TestConfigTemplateNameIsTheWireRule(t *testing.T) {
+	for _, name := range []string{
+		"a", "GatewayProvisioning", "Gateway_v2-prod", strings.Repeat("x", 36),
+		strings.Repeat("x", 37), "Gateway Provisioning", "slash/inside", "dot.name", "plus+",
+		"ümlaut", "\xff", "tab\there",
+	} {
+		doc := strings.Replace(validConfig, "GatewayProvisioning", strconv.Quote(name), 1)
+		c, err := ParseConfig([]byte(doc))
+		if err != nil {
+			t.Fatalf("%q: parse: %v", name, err)
+		}
+		c.SetDefaults()
+		err = c.Validate()
+		rule := provisioning.ValidTemplateName(c.Provisioning.Template)
+		if (err == nil) != (rule == nil) {
+			t.Errorf("template %q: Validate = %v, provisioning.ValidTemplateName = %v", name, err, rule)
+			continue
+		}
+		if rule == nil {
+			continue
+		}
+		var ce *ConfigError
+		if !errors.As(err, &ce) || ce.Key != "provisioning.template" || !strings.Contains(err.Error(), rule.Error()) {
+			t.Errorf("template %q: Validate = %v, want a provisioning.template error saying %q", name, err, rule)
+		}
+	}
 }

@@ -119,10 +119,9 @@ func ValidTemplateName(name string) error {
 	if len(name) == 0 || len(name) > 36 {
 		return fmt.Errorf("template name %q: length %d, want 1 to 36", name, len(name))
 	}
-	for i := 0; i < len(name); i++ {
-		c := name[i]
+	for i, c := range name {
 		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '_' || c == '-') {
-			return fmt.Errorf("template name %q: character %q at %d not in [0-9A-Za-z_-]", name, c, i)
+			return fmt.Errorf("template name %q: character %q at byte %d not in [0-9A-Za-z_-]", name, c, i)
 		}
 	}
 	return nil

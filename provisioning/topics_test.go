@@ -108,6 +108,10 @@ func TestValidTemplateName(t *testing.T) {
 			t.Errorf("ValidTemplateName(%q) = %v, want ok=%v", tt.name, err, tt.ok)
 		}
 	}
+	// The refusal names the character as written, not one byte of it.
+	if err := ValidTemplateName("ümlaut"); err == nil || !strings.Contains(err.Error(), "'ü' at byte 0") {
+		t.Errorf("ValidTemplateName(%q) = %v, want it to name 'ü' at byte 0", "ümlaut", err)
+	}
 }
 
 func TestParseFormat(t *testing.T) {
