@@ -173,7 +173,7 @@ func New(ctx context.Context, opts Options) (*Agent, error) {
 	}
 	a.resolver = opts.Resolver
 	if a.resolver == nil {
-		r, err := newResolver(cfg.DNS, a.log)
+		r, err := NewResolver(cfg.DNS, a.log)
 		if err != nil {
 			return nil, configErr("dns", err)
 		}
@@ -220,7 +220,14 @@ func (a *Agent) State() State {
 	return *a.state
 }
 
-func newResolver(c DNSConfig, log *zap.Logger) (*dnsresolve.Resolver, error) {
+// NewResolver is the resolver a device uses for the dns section of its config:
+// its servers, timeout, EDNS Client Subnet and source address. New uses it unless
+// Options.Resolver is set; a simulator wraps it rather than building its own. log
+// may be nil.
+func NewResolver(c DNSConfig, log *zap.Logger) (*dnsresolve.Resolver, error) {
+	if log == nil {
+		log = zap.NewNop()
+	}
 	rc := dnsresolve.Config{Servers: c.Servers, Timeout: c.Timeout.D(), Logger: log.Named("dns")}
 	if c.ClientSubnet != "" {
 		p, err := netip.ParsePrefix(c.ClientSubnet)

@@ -3,9 +3,10 @@ package main
 import (
 	"context"
 	"fmt"
-	"net/netip"
 	"strings"
 	"sync"
+
+	"go.uber.org/zap"
 
 	"github.com/fleetboot/fleetboot/agent"
 	"github.com/fleetboot/fleetboot/dnsresolve"
@@ -215,16 +216,9 @@ type countingResolver struct {
 	rt *rtCounter
 }
 
-func newCountingResolver(c agent.DNSConfig, rt *rtCounter) (*countingResolver, error) {
-	rc := dnsresolve.Config{Servers: c.Servers, Timeout: c.Timeout.D()}
-	if c.ClientSubnet != "" {
-		pf, err := netip.ParsePrefix(c.ClientSubnet)
-		if err != nil {
-			return nil, fmt.Errorf("client subnet: %w", err)
-		}
-		rc.ClientSubnet = pf.Masked()
-	}
-	r, err := dnsresolve.New(rc)
+// newCountingResolver wraps the resolver a device builds from c (agent.NewResolver).
+func newCountingResolver(c agent.DNSConfig, log *zap.Logger, rt *rtCounter) (*countingResolver, error) {
+	r, err := agent.NewResolver(c, log)
 	if err != nil {
 		return nil, err
 	}

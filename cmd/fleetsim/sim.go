@@ -310,7 +310,7 @@ func runDevice(ctx, holdCtx context.Context, p Params, fl *fleet, d *Device, log
 		}
 	}
 	rt := &rtCounter{}
-	resolver, err := newCountingResolver(cfg.DNS, rt)
+	resolver, err := newCountingResolver(cfg.DNS, log.Named(d.Serial), rt)
 	if err != nil {
 		d.Err = err
 		return
