@@ -19,10 +19,9 @@ type registrationConfig struct {
 	RoleArn      string `json:"roleArn,omitempty"`
 }
 
-// registerCACertificate is RegisterCACertificate. The mock does not ask for the
-// proof-of-possession (verificationCertificate): it is accepted and ignored, so
-// that rigs need not mint a registration code first. certificateMode SNI_ONLY is
-// accepted and recorded as DEFAULT, the only mode JITP works with.
+// registerCACertificate is RegisterCACertificate. In DEFAULT mode the
+// proof-of-possession is checked as AWS checks it (regcode.go). certificateMode
+// SNI_ONLY is accepted and recorded as DEFAULT, the only mode JITP works with.
 func registerCACertificate(c *call) (any, error) {
 	var in struct {
 		CACertificate           string              `json:"caCertificate"`
@@ -42,6 +41,9 @@ func registerCACertificate(c *call) (any, error) {
 	}
 	if in.CACertificate == "" {
 		return nil, apiErr(codeInvalidRequest, "caCertificate is required")
+	}
+	if err := checkVerificationCertificate(c, in.CACertificate, in.VerificationCertificate, in.CertificateMode); err != nil {
+		return nil, err
 	}
 	active, _, err := c.boolArg("setAsActive")
 	if err != nil {

@@ -25,7 +25,8 @@ func TestAWSCLICACertificates(t *testing.T) {
 	c := newCLIRig(t)
 	dir := t.TempDir()
 	caFile := filepath.Join(dir, "ca.pem")
-	if err := os.WriteFile(caFile, testCA(t, "CLI Maker CA"), 0o644); err != nil {
+	caPEM, caCert, caKey := testCA(t, "CLI Maker CA")
+	if err := os.WriteFile(caFile, caPEM, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	write := func(name string, v any) string {
@@ -39,18 +40,51 @@ func TestAWSCLICACertificates(t *testing.T) {
 	good := write("rc.json", map[string]string{"templateBody": jitpTemplate, "roleArn": "arn:aws:iam::123456789012:role/JITP"})
 	bad := write("bad.json", map[string]string{"templateBody": `{"Resources": 5}`})
 
-	_, errOut, code := c.aws(t, euWest1, "register-ca-certificate", "--ca-certificate", "file://"+caFile,
-		"--set-as-active", "--allow-auto-registration", "--registration-config", bad)
-	if code != 254 || !strings.Contains(errOut, "InvalidRequestException") {
-		t.Fatalf("a broken JITP template: exit %d, stderr %q", code, errOut)
+	// The proof of possession, as the AWS docs make it: a certificate for the
+	// registration code signed by the CA's key.
+	regCode, _ := c.awsJSON(t, euWest1, "get-registration-code")["registrationCode"].(string)
+	if len(regCode) != 64 {
+		t.Fatalf("get-registration-code: %q", regCode)
+	}
+	if again, _ := c.awsJSON(t, euWest1, "get-registration-code")["registrationCode"].(string); again != regCode {
+		t.Fatalf("registration code changed between calls: %q, %q", regCode, again)
+	}
+	verification := filepath.Join(dir, "verification.pem")
+	wrongCN := filepath.Join(dir, "wrong-cn.pem")
+	wrongKey := filepath.Join(dir, "wrong-key.pem")
+	_, otherCert, otherKey := testCA(t, "Someone Else")
+	for name, v := range map[string][]byte{
+		verification: leafFor(t, regCode, caCert, caKey),
+		wrongCN:      leafFor(t, strings.Repeat("0", 64), caCert, caKey),
+		wrongKey:     leafFor(t, regCode, otherCert, otherKey),
+	} {
+		if err := os.WriteFile(name, v, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		name, code string
+		args       []string
+	}{
+		{"no verification certificate", "InvalidRequestException", nil},
+		{"another Common Name", "RegistrationCodeValidationException", []string{"--verification-certificate", "file://" + wrongCN}},
+		{"signed by another key", "CertificateValidationException", []string{"--verification-certificate", "file://" + wrongKey}},
+		{"a broken JITP template", "InvalidRequestException", []string{"--verification-certificate", "file://" + verification, "--registration-config", bad}},
+	} {
+		args := append([]string{"register-ca-certificate", "--ca-certificate", "file://" + caFile, "--set-as-active", "--allow-auto-registration"}, tc.args...)
+		if _, errOut, code := c.aws(t, euWest1, args...); code != 254 || !strings.Contains(errOut, tc.code) {
+			t.Fatalf("%s: exit %d, stderr %q; want %s", tc.name, code, errOut, tc.code)
+		}
 	}
 	reg := c.awsJSON(t, euWest1, "register-ca-certificate", "--ca-certificate", "file://"+caFile,
+		"--verification-certificate", "file://"+verification,
 		"--set-as-active", "--allow-auto-registration", "--registration-config", good)
 	id, _ := reg["certificateId"].(string)
 	if len(id) != 64 || !strings.HasSuffix(reg["certificateArn"].(string), ":cacert/"+id) {
 		t.Fatalf("register-ca-certificate: %v", reg)
 	}
-	_, errOut, code = c.aws(t, euWest1, "register-ca-certificate", "--ca-certificate", "file://"+caFile)
+	_, errOut, code := c.aws(t, euWest1, "register-ca-certificate", "--ca-certificate", "file://"+caFile,
+		"--verification-certificate", "file://"+verification)
 	if code != 254 || !strings.Contains(errOut, "ResourceAlreadyExistsException") {
 		t.Fatalf("registering twice: exit %d, stderr %q", code, errOut)
 	}
@@ -70,7 +104,7 @@ func TestAWSCLICACertificates(t *testing.T) {
 	}
 }
 
-func testCA(t *testing.T, cn string) []byte {
+func testCA(t *testing.T, cn string) ([]byte, *x509.Certificate, *ecdsa.PrivateKey) {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -82,6 +116,26 @@ func testCA(t *testing.T, cn string) []byte {
 		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), cert, key
+}
+
+// leafFor is a certificate for cn signed by parent.
+func leafFor(t *testing.T, cn string, parent *x509.Certificate, parentKey *ecdsa.PrivateKey) []byte {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(10), Subject: pkix.Name{CommonName: cn},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, &key.PublicKey, parentKey)
 	if err != nil {
 		t.Fatal(err)
 	}

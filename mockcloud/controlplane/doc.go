@@ -16,24 +16,45 @@
 //
 // # Operations
 //
-//	ListThings                   GET  /things                       maxResults, nextToken, attributeName, attributeValue, usePrefixAttributeValue, thingTypeName, thingGroupName (mock extension)
-//	DescribeThing                GET  /things/{thingName}
-//	ListThingPrincipals          GET  /things/{thingName}/principals maxResults, nextToken
-//	ListThingGroups              GET  /thing-groups                 maxResults, nextToken, parentGroup, namePrefixFilter, recursive
-//	DescribeThingGroup           GET  /thing-groups/{thingGroupName}
-//	ListThingsInThingGroup       GET  /thing-groups/{thingGroupName}/things maxResults, nextToken, recursive
-//	ListCertificates             GET  /certificates                 pageSize, marker, isAscendingOrder
-//	DescribeCertificate          GET  /certificates/{certificateId}
-//	UpdateCertificate            PUT  /certificates/{certificateId}  newStatus=ACTIVE|INACTIVE|REVOKED
-//	RegisterCACertificate        POST /cacertificate                setAsActive, allowAutoRegistration; body caCertificate, registrationConfig (verificationCertificate ignored)
-//	DescribeCACertificate        GET  /cacertificate/{caCertificateId}
-//	ListCACertificates           GET  /cacertificates               pageSize, marker, isAscendingOrder, templateName
-//	ListPolicies                 GET  /policies                     pageSize, marker, isAscendingOrder
-//	GetPolicy                    GET  /policies/{policyName}
-//	ListAttachedPolicies         POST /attached-policies/{target}   pageSize, marker, recursive
-//	ListProvisioningTemplates    GET  /provisioning-templates       maxResults, nextToken
-//	DescribeProvisioningTemplate GET  /provisioning-templates/{templateName}
-//	DescribeEndpoint             GET  /endpoint                     endpointType
+//	ListThings                   GET    /things                       maxResults, nextToken, attributeName, attributeValue, usePrefixAttributeValue, thingTypeName, thingGroupName (mock extension)
+//	DescribeThing                GET    /things/{thingName}
+//	CreateThing                  POST   /things/{thingName}           body thingTypeName, attributePayload; an identical create answers the thing it has
+//	DeleteThing                  DELETE /things/{thingName}           expectedVersion; success for a thing that is not there; refused with principals attached
+//	ListThingPrincipals          GET    /things/{thingName}/principals maxResults, nextToken
+//	AttachThingPrincipal         PUT    /things/{thingName}/principals header x-amzn-principal (a certificate ARN)
+//	DetachThingPrincipal         DELETE /things/{thingName}/principals header x-amzn-principal
+//	ListThingGroups              GET    /thing-groups                 maxResults, nextToken, parentGroup, namePrefixFilter, recursive
+//	DescribeThingGroup           GET    /thing-groups/{thingGroupName}
+//	CreateThingGroup             POST   /thing-groups/{thingGroupName} body thingGroupProperties (parentGroupName refused: groups are flat)
+//	AddThingToThingGroup         PUT    /thing-groups/addThingToThingGroup body thingGroupName|thingGroupArn, thingName|thingArn
+//	ListThingsInThingGroup       GET    /thing-groups/{thingGroupName}/things maxResults, nextToken, recursive
+//	ListCertificates             GET    /certificates                 pageSize, marker, isAscendingOrder
+//	DescribeCertificate          GET    /certificates/{certificateId}
+//	UpdateCertificate            PUT    /certificates/{certificateId}  newStatus=ACTIVE|INACTIVE|REVOKED
+//	DeleteCertificate            DELETE /certificates/{certificateId}  forceDelete; refused while ACTIVE (406) or attached (409)
+//	RegisterCertificateWithoutCA POST   /certificate/register-no-ca    body certificatePem, status (default INACTIVE)
+//	GetRegistrationCode          GET    /registrationcode
+//	RegisterCACertificate        POST   /cacertificate                setAsActive, allowAutoRegistration; body caCertificate, verificationCertificate (checked in DEFAULT mode), certificateMode, registrationConfig
+//	DescribeCACertificate        GET    /cacertificate/{caCertificateId}
+//	ListCACertificates           GET    /cacertificates               pageSize, marker, isAscendingOrder, templateName
+//	ListPolicies                 GET    /policies                     pageSize, marker, isAscendingOrder
+//	GetPolicy                    GET    /policies/{policyName}
+//	CreatePolicy                 POST   /policies/{policyName}        body policyDocument (parsed as the broker will: MalformedPolicyException)
+//	DeletePolicy                 DELETE /policies/{policyName}        refused while attached (DeleteConflictException)
+//	AttachPolicy                 PUT    /target-policies/{policyName} body target (a certificate ARN)
+//	DetachPolicy                 POST   /target-policies/{policyName} body target
+//	ListTargetsForPolicy         POST   /policy-targets/{policyName}  pageSize, marker
+//	ListAttachedPolicies         POST   /attached-policies/{target}   pageSize, marker, recursive
+//	ListProvisioningTemplates    GET    /provisioning-templates       maxResults, nextToken
+//	CreateProvisioningTemplate   POST   /provisioning-templates       body templateName, templateBody, provisioningRoleArn, enabled (default false), type, description; preProvisioningHook refused
+//	DescribeProvisioningTemplate GET    /provisioning-templates/{templateName}
+//	UpdateProvisioningTemplate   PATCH  /provisioning-templates/{templateName} body description, enabled, provisioningRoleArn, defaultVersionId (1 only)
+//	DeleteProvisioningTemplate   DELETE /provisioning-templates/{templateName} refused while a CA uses it for JITP
+//	DescribeEndpoint             GET    /endpoint                     endpointType
+//
+// Changes take effect on the broker at once: it reads a certificate's policies
+// and status on every operation, so an attached policy allows the next PUBLISH of
+// a live connection and a detached one denies it.
 //
 // Timestamps are epoch seconds (JSON numbers, millisecond fractions). Pages hold
 // 25 items unless maxResults/pageSize (1–250) says otherwise; tokens are opaque
@@ -43,7 +64,10 @@
 // Errors have the restJson1 shape botocore parses: the status code, the error
 // type in x-amzn-ErrorType, and a body {"__type": type, "message": text}.
 // ResourceNotFoundException 404, InvalidRequestException 400,
-// CertificateStateException 406 (changing a REVOKED certificate),
+// CertificateStateException 406 (changing a REVOKED certificate, deleting an
+// ACTIVE one), ResourceAlreadyExistsException 409, DeleteConflictException 409,
+// VersionConflictException 409, MalformedPolicyException 400,
+// CertificateValidationException 400, RegistrationCodeValidationException 400,
 // ServiceUnavailableException 503 (a region whose registry is closed or down),
 // UnknownOperationException 404 (no operation at that path),
 // MethodNotAllowedException 405 (with an Allow header).

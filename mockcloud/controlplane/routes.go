@@ -72,6 +72,7 @@ func (h *Handler) apiRoutes() []route {
 			http.MethodDelete: {"DeleteProvisioningTemplate", deleteTemplate},
 		}},
 		{segs: p("endpoint"), ops: get("DescribeEndpoint", describeEndpoint)},
+		{segs: p("registrationcode"), ops: get("GetRegistrationCode", getRegistrationCode)},
 	}
 }
 
