@@ -55,6 +55,14 @@ type Options struct {
 	// certificate stopped being ACTIVE behind its back (a registry change that did
 	// not go through Region.SetCertificateStatus); 0: iotcore's default, 10 s.
 	SessionCheckInterval time.Duration
+	// Empty starts the regions with nothing in their registries: no claim
+	// certificate registered, no policies, thing group, templates or CAs, as a new
+	// AWS account's regions are. The user sets them up through the control plane
+	// (the aws CLI). The geo DNS serves each region's ATS endpoint name, as AWS
+	// does, and no global name until a hosted zone and its records are made through
+	// the Route 53 API. The rig's files (CA, claim credentials, device.yaml) are
+	// still written, for the user to register.
+	Empty bool
 }
 
 // RegionInfo is where one region listens.
@@ -125,6 +133,9 @@ func Start(ctx context.Context, cfg *Config, opts Options) (*Cloud, error) {
 		return nil, err
 	}
 	for _, name := range c.order {
+		if opts.Empty {
+			break
+		}
 		if err := c.seedRegion(c.regions[name]); err != nil {
 			return nil, fmt.Errorf("seed region %s: %w", name, err)
 		}
@@ -333,7 +344,7 @@ func (c *Cloud) startDNS(ctx context.Context) error {
 	if c.opts.Ephemeral || addr == "" {
 		addr = "127.0.0.1:0"
 	}
-	rc := dnsConfig(c.cfg, addr, c.Regions())
+	rc := dnsConfig(c.cfg, addr, c.Regions(), c.opts.Empty)
 	rc.WrapPacketConn, rc.WrapListener = c.delayPacketConn, c.delayListener
 	s, err := route53.New(rc, c.log.Named("dns"))
 	if err != nil {
@@ -386,8 +397,18 @@ func (c *Cloud) startControlPlane() error {
 	if err != nil {
 		return fmt.Errorf("control plane on %s: %w", addr, err)
 	}
+	// Route 53 is one global service beside the per-region IoT API, on the same
+	// port: its calls are routed before the IoT handler picks a region.
+	r53, err := route53.NewAPI(c.dns, c.log.Named("route53api"))
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("route 53 api: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle(route53.APIPrefix, r53)
+	mux.Handle("/", h)
 	c.httpLn = ln
-	c.http = controlplane.NewServer(h)
+	c.http = controlplane.NewServer(mux)
 	go func() {
 		if err := c.http.Serve(controlplane.LimitListener(ln, controlplane.MaxServerConns)); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			c.cpFailed.Store(&err)
@@ -460,7 +481,10 @@ func endpointName(cfg *Config, region string) string {
 // dnsConfig generates the geolocation DNS of a rig: the global name as one
 // geolocation CNAME set per served location, and each region's endpoint name with
 // the region's address, in a zone of its own.
-func dnsConfig(cfg *Config, addr string, regions []RegionInfo) route53.Config {
+// dnsConfig is the geo DNS of a rig: each region's ATS endpoint name, as AWS
+// serves it, and unless empty the global name's geolocation records from the rig
+// file (an empty rig's are made through the Route 53 API).
+func dnsConfig(cfg *Config, addr string, regions []RegionInfo, empty bool) route53.Config {
 	global := strings.TrimSuffix(cfg.GlobalName, ".")
 	labels := strings.Split(global, ".")
 	apex := global
@@ -468,7 +492,7 @@ func dnsConfig(cfg *Config, addr string, regions []RegionInfo) route53.Config {
 		apex = strings.Join(labels[len(labels)-2:], ".")
 	}
 	gz := route53.Zone{Name: apex, TTL: cfg.TTL, IncludeTargetRecords: cfg.IncludeTargetRecords}
-	zones := []route53.Zone{}
+	var zones []route53.Zone
 	for _, r := range regions {
 		var rcfg RegionConfig
 		for _, rc := range cfg.Regions {
@@ -494,7 +518,10 @@ func dnsConfig(cfg *Config, addr string, regions []RegionInfo) route53.Config {
 			Records: []route53.Record{{Name: r.Endpoint, Type: typ, TTL: cfg.TTL, Values: []string{r.Addr.Addr().String()}}},
 		})
 	}
-	return route53.Config{Addr: addr, Zones: append([]route53.Zone{gz}, zones...), Locations: cfg.Locations}
+	if !empty {
+		zones = append([]route53.Zone{gz}, zones...)
+	}
+	return route53.Config{Addr: addr, Zones: zones, Locations: cfg.Locations}
 }
 
 // setIdentifier names a geolocation record set: "<region>/<location>", e.g.

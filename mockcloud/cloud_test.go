@@ -77,7 +77,7 @@ func FuzzParseConfig(f *testing.F) {
 		for i, r := range cfg.Regions {
 			regions = append(regions, RegionInfo{Name: r.Name, Addr: netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, byte(11 + i)}), 8883), Endpoint: endpointName(cfg, r.Name)})
 		}
-		_ = dnsConfig(cfg, "127.0.0.1:0", regions).Validate()
+		_ = dnsConfig(cfg, "127.0.0.1:0", regions, false).Validate()
 	})
 }
 

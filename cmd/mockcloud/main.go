@@ -78,6 +78,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	level := fs.String("log-level", "info", "debug, info, warn or error")
 	ephemeral := fs.Bool("ephemeral", false, "ignore the rig's addresses: fresh loopback addresses and ports, so rigs run side by side")
 	latency := fs.Duration("latency", 0, "one-way delay added to every DNS and MQTT socket, both ways (e.g. 100ms)")
+	empty := fs.Bool("empty", false, "start the regions with nothing registered (no claim, policies, group, templates or CAs), to be set up through the control plane as an AWS account is")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -105,7 +106,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	defer log.Sync() //nolint:errcheck
 
 	startCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	cloud, err := mockcloud.Start(startCtx, cfg, mockcloud.Options{DataDir: *data, Logger: log, Ephemeral: *ephemeral, Latency: *latency})
+	cloud, err := mockcloud.Start(startCtx, cfg, mockcloud.Options{DataDir: *data, Logger: log, Ephemeral: *ephemeral, Latency: *latency, Empty: *empty})
 	cancel()
 	if err != nil {
 		fmt.Fprintf(stderr, "mockcloud serve: %v\n", err)
