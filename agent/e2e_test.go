@@ -225,7 +225,12 @@ func TestHandoff(t *testing.T) {
 	dir := t.TempDir()
 	out := filepath.Join(t.TempDir(), "hook.out")
 	cfg := deviceConfig(t, c, dir, agent.ModeCSR, "json", "192.0.2.0/24", "HANDOFF")
-	cfg.Device.ConfigPath = filepath.Join(t.TempDir(), "run", "device-config.json")
+	// Folders that do not exist yet: they are made readable, as the file is.
+	handoffDir := t.TempDir()
+	if err := os.Chmod(handoffDir, 0o711); err != nil {
+		t.Fatal(err)
+	}
+	cfg.Device.ConfigPath = filepath.Join(handoffDir, "run", "gateway", "device-config.json")
 	cfg.Device.OnProvisioned = `echo "$FLEETBOOT_THING_NAME $FLEETBOOT_REGION $FLEETBOOT_DEVICE_CONFIG" >> ` + out
 	a := newAgent(t, cfg, agent.Options{})
 	if _, err := a.Prove(context.Background()); err != nil {
@@ -241,6 +246,14 @@ func TestHandoff(t *testing.T) {
 	}
 	if fi, _ := os.Stat(cfg.Device.ConfigPath); fi.Mode().Perm() != 0o644 {
 		t.Fatalf("device configuration mode %v, want 0644", fi.Mode().Perm())
+	}
+	for _, d := range []string{filepath.Join(handoffDir, "run"), filepath.Join(handoffDir, "run", "gateway")} {
+		if fi, err := os.Stat(d); err != nil || fi.Mode().Perm() != 0o755 {
+			t.Fatalf("folder %s made for the device configuration: %v, %v; want 0755", d, fi.Mode(), err)
+		}
+	}
+	if fi, err := os.Stat(handoffDir); err != nil || fi.Mode().Perm() != 0o711 {
+		t.Fatalf("folder %s that existed: %v, %v; want it left 0711", handoffDir, fi.Mode(), err)
 	}
 	// A second boot does not run the hook again.
 	b := newAgent(t, cfg, agent.Options{})

@@ -1,7 +1,6 @@
 package agent
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"syscall"
@@ -60,14 +59,12 @@ func (e *Error) Hint() string {
 	}
 }
 
-// ClassOf returns the class of err; unclassified errors are transient.
+// ClassOf returns the class of err; unclassified errors (a context's end among
+// them) are transient.
 func ClassOf(err error) Class {
 	var e *Error
 	if errors.As(err, &e) {
 		return e.Class
-	}
-	if errors.Is(err, context.Canceled) {
-		return ClassTransient
 	}
 	return ClassTransient
 }

@@ -202,7 +202,7 @@ func TestLoadRehomeRefusesWhatIsNotAFile(t *testing.T) {
 // identity it had.
 func TestResetRemovesStateAndRehomeRecord(t *testing.T) {
 	dir := t.TempDir()
-	if err := writeFileAtomic(dir, stateFileName, []byte(`{"version":1,"phase":"new"}`), 0o600); err != nil {
+	if err := writeFileAtomic(dir, stateFileName, []byte(`{"version":1,"phase":"new"}`), 0o600, 0o700); err != nil {
 		t.Fatal(err)
 	}
 	if err := RehomeFile(dir).SaveRehome(RehomeRecord{Attempts: 3}); err != nil {

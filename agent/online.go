@@ -252,8 +252,11 @@ func (a *Agent) handoff(ctx context.Context) error {
 		if err != nil {
 			return configErr("device configuration", err)
 		}
-		// Readable by other gateway software by design: it holds no secret.
-		if err := a.retryDiskFull(ctx, p, func() error { return writeFileAtomic(filepath.Dir(p), filepath.Base(p), append(data, '\n'), 0o644) }); err != nil {
+		// Readable by other gateway software by design: it holds no secret. So are
+		// the folders made for it; only the state folder is the agent's alone.
+		if err := a.retryDiskFull(ctx, p, func() error {
+			return writeFileAtomic(filepath.Dir(p), filepath.Base(p), append(data, '\n'), 0o644, 0o755)
+		}); err != nil {
 			return storageErr("write device configuration "+p, err)
 		}
 	}

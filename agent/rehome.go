@@ -77,7 +77,7 @@ func (f RehomeFile) SaveRehome(r RehomeRecord) error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(string(f), rehomeFileName, append(data, '\n'), 0o600)
+	return writeFileAtomic(string(f), rehomeFileName, append(data, '\n'), 0o600, 0o700)
 }
 
 // MemRehome keeps the record in memory, for agents whose state is a MemStore.

@@ -178,7 +178,7 @@ func SaveState(dir string, st *State) error {
 	if err := privateDir(dir); err != nil {
 		return fmt.Errorf("save state: %w", err)
 	}
-	if err := writeFileAtomic(dir, stateFileName, append(data, '\n'), 0o600); err != nil {
+	if err := writeFileAtomic(dir, stateFileName, append(data, '\n'), 0o600, 0o700); err != nil {
 		return fmt.Errorf("save state: %w", err)
 	}
 	return nil
@@ -204,9 +204,10 @@ func privateDir(dir string) error {
 	return nil
 }
 
-// writeFileAtomic replaces dir/name with data. The folder is created 0700 if missing.
-func writeFileAtomic(dir, name string, data []byte, mode os.FileMode) error {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+// writeFileAtomic replaces dir/name with data, a file of mode. Missing folders on
+// the way are made with dirMode.
+func writeFileAtomic(dir, name string, data []byte, mode, dirMode os.FileMode) error {
+	if err := mkdirAll(dir, dirMode); err != nil {
 		return err
 	}
 	tmp, err := os.CreateTemp(dir, "."+name+".tmp-*")
@@ -254,4 +255,31 @@ func writeFileAtomic(dir, name string, data []byte, mode os.FileMode) error {
 	}
 	defer d.Close()
 	return d.Sync()
+}
+
+// mkdirAll makes dir and its missing parents with mode exactly: the umask does not
+// narrow it, as it does not narrow the mode writeFileAtomic gives a file. Folders
+// that exist are left as they are.
+func mkdirAll(dir string, mode os.FileMode) error {
+	var missing []string
+	for d := filepath.Clean(dir); ; d = filepath.Dir(d) {
+		if _, err := os.Lstat(d); err == nil {
+			break
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		missing = append(missing, d)
+		if filepath.Dir(d) == d {
+			break
+		}
+	}
+	if err := os.MkdirAll(dir, mode); err != nil {
+		return err
+	}
+	for _, d := range missing {
+		if err := os.Chmod(d, mode); err != nil {
+			return err
+		}
+	}
+	return nil
 }
