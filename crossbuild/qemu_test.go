@@ -10,24 +10,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fleetboot/fleetboot/internal/testenv"
 	"github.com/fleetboot/fleetboot/mockcloud"
 	"github.com/fleetboot/fleetboot/mockcloud/iotcore/registry"
 )
-
-// need returns the path of an external program, skipping (or failing under CI)
-// when it is missing.
-func need(t *testing.T, prog, pkg string) string {
-	t.Helper()
-	p, err := exec.LookPath(prog)
-	if err == nil {
-		return p
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s not found: install Debian package %s", prog, pkg)
-	}
-	t.Skipf("%s not found: install Debian package %s", prog, pkg)
-	return ""
-}
 
 // build makes the release device binary for one architecture, with the flags it
 // ships with (scripts/release-build.sh).
@@ -51,7 +37,7 @@ func TestQEMUFirstBoot(t *testing.T) {
 	}
 	emulators := map[string]string{}
 	for _, a := range arches {
-		emulators[a.name] = need(t, a.qemu, "qemu-user-static")
+		emulators[a.name] = testenv.Need(t, a.qemu, "qemu-user-static")
 	}
 	cfg, err := mockcloud.LoadConfig(filepath.Join("..", "testdata", "rig.yaml"))
 	if err != nil {

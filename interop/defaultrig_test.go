@@ -14,6 +14,7 @@ import (
 
 	"go.uber.org/zap/zaptest"
 
+	"github.com/fleetboot/fleetboot/internal/testenv"
 	"github.com/fleetboot/fleetboot/mockcloud"
 )
 
@@ -23,8 +24,8 @@ import (
 // registry afterwards.
 func TestDefaultRigWithSDKAndAWSCLI(t *testing.T) {
 	node := needNodeSDK(t)
-	openssl := needTool(t, "openssl", "openssl")
-	aws := needTool(t, "aws", "awscli")
+	openssl := testenv.Need(t, "openssl", "openssl")
+	aws := testenv.Need(t, "aws", "awscli")
 	cfg, err := mockcloud.LoadConfig("../testdata/rig.yaml")
 	must(t, err)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)

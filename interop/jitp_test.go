@@ -13,6 +13,7 @@ import (
 
 	"go.uber.org/zap/zaptest"
 
+	"github.com/fleetboot/fleetboot/internal/testenv"
 	"github.com/fleetboot/fleetboot/mockcloud"
 )
 
@@ -22,9 +23,9 @@ import (
 // certificate. The first connection registers the certificate and is dropped; the
 // second is accepted; the aws CLI then finds the thing, named after the CN.
 func TestMosquittoJITPThroughGlobalName(t *testing.T) {
-	pub := needTool(t, "mosquitto_pub", "mosquitto-clients")
-	openssl := needTool(t, "openssl", "openssl")
-	aws := needTool(t, "aws", "awscli")
+	pub := testenv.Need(t, "mosquitto_pub", "mosquitto-clients")
+	openssl := testenv.Need(t, "openssl", "openssl")
+	aws := testenv.Need(t, "aws", "awscli")
 	cfg, err := mockcloud.LoadConfig("../testdata/rig.yaml")
 	must(t, err)
 	cfg.IoT.KeyPoolSize = 0

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fleetboot/fleetboot/internal/testenv"
 	"github.com/fleetboot/fleetboot/mockcloud/iotcore/registry"
 	"github.com/fleetboot/fleetboot/provisioning"
 )
@@ -28,8 +29,8 @@ func mosquittoArgs(rg *rig, px *proxy) []string {
 }
 
 func TestMosquittoClaimCertificate(t *testing.T) {
-	rr := needTool(t, "mosquitto_rr", "mosquitto-clients")
-	pub := needTool(t, "mosquitto_pub", "mosquitto-clients")
+	rr := testenv.Need(t, "mosquitto_rr", "mosquitto-clients")
+	pub := testenv.Need(t, "mosquitto_pub", "mosquitto-clients")
 	rg := newRig(t)
 	px := startSOCKS5Proxy(t, map[string]string{rg.endpoint(): rg.region.Addr().String()})
 	args := mosquittoArgs(rg, px)

@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"sync"
@@ -194,22 +193,4 @@ func ecKeyPEM(t testing.TB, key *ecdsa.PrivateKey) []byte {
 	der, err := x509.MarshalECPrivateKey(key)
 	must(t, err)
 	return pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: der})
-}
-
-// needTool finds an external program; missing, it fails under CI and skips elsewhere.
-func needTool(t testing.TB, name, pkg string) string {
-	t.Helper()
-	for _, p := range []string{"/usr/bin/" + name, "/usr/sbin/" + name} {
-		if fi, err := os.Stat(p); err == nil && !fi.IsDir() {
-			return p
-		}
-	}
-	if p, err := exec.LookPath(name); err == nil {
-		return p
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s not found: install Debian package %s", name, pkg)
-	}
-	t.Skipf("%s not found: install Debian package %s", name, pkg)
-	return ""
 }

@@ -18,9 +18,9 @@ import (
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
-)
 
-const mosquittoPath = "/usr/sbin/mosquitto"
+	"github.com/fleetboot/fleetboot/internal/testenv"
+)
 
 // mosquitto is a real broker process with a mutual-TLS listener on loopback.
 type mosquitto struct {
@@ -45,20 +45,10 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
+// needMosquitto finds the broker: Debian installs it in /usr/sbin.
 func needMosquitto(t *testing.T) string {
 	t.Helper()
-	path := mosquittoPath
-	if _, err := os.Stat(path); err != nil {
-		p, lerr := exec.LookPath("mosquitto")
-		if lerr != nil {
-			if os.Getenv("CI") == "true" {
-				t.Fatalf("mosquitto not found (%v): install Debian package mosquitto", err)
-			}
-			t.Skip("mosquitto not found: install Debian package mosquitto")
-		}
-		path = p
-	}
-	return path
+	return testenv.Need(t, "mosquitto", "mosquitto")
 }
 
 // startMosquitto runs a broker that requires a client certificate from ca and

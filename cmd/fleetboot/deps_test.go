@@ -26,6 +26,7 @@ func TestDeviceBinaryDependencies(t *testing.T) {
 			"github.com/mochi-mqtt/",
 			"go.etcd.io/bbolt",
 			"github.com/fleetboot/fleetboot/interop",
+			"github.com/fleetboot/fleetboot/internal/testenv",
 		} {
 			if strings.HasPrefix(d, banned) {
 				t.Errorf("cmd/fleetboot depends on %s", d)

@@ -8,18 +8,13 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/fleetboot/fleetboot/internal/testenv"
 )
 
 func needOpenSSL(t *testing.T) string {
 	t.Helper()
-	p, err := exec.LookPath("openssl")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("openssl not found: install Debian package openssl")
-		}
-		t.Skip("openssl not found: install Debian package openssl")
-	}
-	return p
+	return testenv.Need(t, "openssl", "openssl")
 }
 
 // The production line: keygen on the device, the maker's CA signs the CSR with
