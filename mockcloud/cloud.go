@@ -24,6 +24,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/fleetboot/fleetboot/mockcloud/acm"
 	"github.com/fleetboot/fleetboot/mockcloud/controlplane"
 	"github.com/fleetboot/fleetboot/mockcloud/iotcore"
 	"github.com/fleetboot/fleetboot/mockcloud/iotcore/registry"
@@ -404,9 +405,26 @@ func (c *Cloud) startControlPlane() error {
 		ln.Close()
 		return fmt.Errorf("route 53 api: %w", err)
 	}
+	// ACM answers per region, on the path every JSON 1.1 service shares (POST /),
+	// told apart by its X-Amz-Target.
+	certs, err := acm.New(acm.Options{
+		Regions: c.order, Account: c.cfg.AccountID, DataDir: filepath.Join(c.opts.DataDir, "regions"),
+		RegionOf: func(r *http.Request) (string, error) { return controlplane.RegionOf(r, c.defaultRegion()) },
+		Now:      c.clock.Now, Logger: c.log.Named("acm"),
+	})
+	if err != nil {
+		ln.Close()
+		return err
+	}
 	mux := http.NewServeMux()
 	mux.Handle(route53.APIPrefix, r53)
-	mux.Handle("/", h)
+	mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if acm.IsCall(r) {
+			certs.ServeHTTP(w, r)
+			return
+		}
+		h.ServeHTTP(w, r)
+	}))
 	c.httpLn = ln
 	c.http = controlplane.NewServer(mux)
 	go func() {
@@ -514,7 +532,7 @@ func dnsConfig(cfg *Config, addr string, regions []RegionInfo, empty bool) route
 			typ = "AAAA"
 		}
 		zones = append(zones, route53.Zone{
-			Name: "iot." + r.Name + ".amazonaws.com", TTL: cfg.TTL,
+			Name: "iot." + r.Name + ".amazonaws.com", TTL: cfg.TTL, Service: true,
 			Records: []route53.Record{{Name: r.Endpoint, Type: typ, TTL: cfg.TTL, Values: []string{r.Addr.Addr().String()}}},
 		})
 	}

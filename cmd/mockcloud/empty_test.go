@@ -13,7 +13,7 @@ import (
 )
 
 // awsCLI runs Debian's aws CLI (a pyenv shim may shadow "aws" on PATH) against a
-// control plane and decodes its JSON output.
+// control plane and decodes its JSON output; args start with the service.
 func awsCLI(t *testing.T, control, home string, args ...string) map[string]any {
 	t.Helper()
 	const awsPath = "/usr/bin/aws"
@@ -25,8 +25,7 @@ func awsCLI(t *testing.T, control, home string, args ...string) map[string]any {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, awsPath, append(append([]string{"iot"}, args...),
-		"--endpoint-url", control, "--region", "eu-west-1", "--output", "json")...)
+	cmd := exec.CommandContext(ctx, awsPath, append(args, "--endpoint-url", control, "--region", "eu-west-1", "--output", "json")...)
 	cmd.Env = []string{"PATH=/usr/bin:/bin", "HOME=" + home, "AWS_ACCESS_KEY_ID=AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY=x",
 		"AWS_EC2_METADATA_DISABLED=true", "AWS_PAGER=", "AWS_CONFIG_FILE=" + home + "/config", "AWS_SHARED_CREDENTIALS_FILE=" + home + "/credentials"}
 	var stdout, stderr bytes.Buffer
@@ -50,15 +49,22 @@ func TestServeEmptyKeepsWhatIsMade(t *testing.T) {
 	data, home := t.TempDir(), t.TempDir()
 	cmd, ready, stderr := serveProc(t, bin, data, "--empty")
 	for _, list := range [][2]string{{"list-policies", "policies"}, {"list-certificates", "certificates"}, {"list-provisioning-templates", "templates"}, {"list-ca-certificates", "certificates"}} {
-		if got, _ := awsCLI(t, ready["control"], home, list[0])[list[1]].([]any); len(got) != 0 {
+		if got, _ := awsCLI(t, ready["control"], home, "iot", list[0])[list[1]].([]any); len(got) != 0 {
 			t.Fatalf("%s on an empty rig: %v", list[0], got)
 		}
+	}
+	// ACM and Route 53 answer on the same port, each in its own protocol.
+	if got, _ := awsCLI(t, ready["control"], home, "acm", "list-certificates")["CertificateSummaryList"].([]any); len(got) != 0 {
+		t.Fatalf("acm list-certificates on an empty rig: %v", got)
+	}
+	if got, _ := awsCLI(t, ready["control"], home, "route53", "list-hosted-zones")["HostedZones"].([]any); len(got) != 0 {
+		t.Fatalf("route53 list-hosted-zones on an empty rig: %v", got)
 	}
 	doc := filepath.Join(t.TempDir(), "policy.json")
 	if err := os.WriteFile(doc, []byte(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iot:Connect","Resource":"*"}]}`), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	awsCLI(t, ready["control"], home, "create-policy", "--policy-name", "made-by-hand", "--policy-document", "file://"+doc)
+	awsCLI(t, ready["control"], home, "iot", "create-policy", "--policy-name", "made-by-hand", "--policy-document", "file://"+doc)
 
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
@@ -67,11 +73,11 @@ func TestServeEmptyKeepsWhatIsMade(t *testing.T) {
 		t.Fatalf("exit after SIGTERM: %v\n%s", err, stderr)
 	}
 	_, again, _ := serveProc(t, bin, data, "--empty")
-	p := awsCLI(t, again["control"], home, "get-policy", "--policy-name", "made-by-hand")
+	p := awsCLI(t, again["control"], home, "iot", "get-policy", "--policy-name", "made-by-hand")
 	if p["policyName"] != "made-by-hand" {
 		t.Fatalf("get-policy after a restart: %v", p)
 	}
-	if got, _ := awsCLI(t, again["control"], home, "list-policies")["policies"].([]any); len(got) != 1 {
+	if got, _ := awsCLI(t, again["control"], home, "iot", "list-policies")["policies"].([]any); len(got) != 1 {
 		t.Fatalf("policies after a restart: %v", got)
 	}
 }

@@ -25,6 +25,18 @@ func requestRegion(r *http.Request) (string, error) {
 	return "", errNoAuthorization
 }
 
+// RegionOf is the region a request to one of the rig's AWS APIs is for, read as
+// the IoT control plane reads it (requestRegion); a request without any
+// credential is for fallback. The other services on the control plane's port
+// (ACM) use it, so every API agrees on a call's region.
+func RegionOf(r *http.Request, fallback string) (string, error) {
+	region, err := requestRegion(r)
+	if err == errNoAuthorization {
+		return fallback, nil
+	}
+	return region, err
+}
+
 // regionFromAuthorization reads the region out of
 //
 //	AWS4-HMAC-SHA256 Credential=AKID/20261128/eu-west-1/iot/aws4_request, SignedHeaders=host;x-amz-date, Signature=…

@@ -39,7 +39,7 @@ func (a *API) syncLocked() ([]Zone, error) {
 	needSOA := false
 	for _, z := range zs {
 		name, ok := canonicalName(z.Name)
-		if !ok {
+		if !ok || z.Service {
 			continue
 		}
 		present[name] = true
@@ -65,7 +65,7 @@ func (a *API) syncLocked() ([]Zone, error) {
 		cat := a.srv.cat.Load()
 		for i := range zs {
 			name, ok := canonicalName(zs[i].Name)
-			if !ok || soaIndex(zs[i], name) >= 0 || cat.zones[name] == nil {
+			if !ok || zs[i].Service || soaIndex(zs[i], name) >= 0 || cat.zones[name] == nil {
 				continue
 			}
 			soa := cat.zones[name].nodes[name].sets[dns.TypeSOA].plain[0].(*dns.SOA)

@@ -63,6 +63,10 @@ type Zone struct {
 	IncludeTargetRecords bool `yaml:"includeTargetRecords"`
 	// Records are the record sets of the zone.
 	Records []Record `yaml:"records"`
+	// Service marks a zone AWS itself serves, such as a region's IoT endpoint
+	// names: answered like any other, but not a hosted zone of the account, so
+	// the Route 53 API neither lists nor changes it.
+	Service bool `yaml:"-"`
 }
 
 // SOA holds the zone's start-of-authority values; zero fields take the
