@@ -401,6 +401,9 @@ func (c *Cloud) startControlPlane() error {
 	// Route 53 is one global service beside the per-region IoT API, on the same
 	// port: its calls are routed before the IoT handler picks a region.
 	r53, err := route53.NewAPI(c.dns, c.log.Named("route53api"))
+	if err == nil {
+		err = r53.Persist(filepath.Join(c.opts.DataDir, "route53.json"))
+	}
 	if err != nil {
 		ln.Close()
 		return fmt.Errorf("route 53 api: %w", err)

@@ -65,6 +65,7 @@ func TestServeEmptyKeepsWhatIsMade(t *testing.T) {
 		t.Fatal(err)
 	}
 	awsCLI(t, ready["control"], home, "iot", "create-policy", "--policy-name", "made-by-hand", "--policy-document", "file://"+doc)
+	awsCLI(t, ready["control"], home, "route53", "create-hosted-zone", "--name", "example.com", "--caller-reference", "empty-rig")
 
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
@@ -79,5 +80,8 @@ func TestServeEmptyKeepsWhatIsMade(t *testing.T) {
 	}
 	if got, _ := awsCLI(t, again["control"], home, "iot", "list-policies")["policies"].([]any); len(got) != 1 {
 		t.Fatalf("policies after a restart: %v", got)
+	}
+	if got, _ := awsCLI(t, again["control"], home, "route53", "list-hosted-zones")["HostedZones"].([]any); len(got) != 1 || got[0].(map[string]any)["Name"] != "example.com." {
+		t.Fatalf("hosted zones after a restart: %v", got)
 	}
 }

@@ -62,6 +62,12 @@ type API struct {
 	// usedRefs are the caller references of deleted hosted zones and health
 	// checks: Route 53 refuses them again.
 	usedZoneRefs, usedCheckRefs map[string]bool
+	// statePath is where Persist keeps the state; empty: nothing is saved.
+	statePath string
+	// initial are the zones the Server had when the API was made (the rig
+	// file's), by canonical name: a zone still equal to its initial self is not
+	// saved, so an edited rig file takes effect on the next start.
+	initial map[string]Zone
 }
 
 // hostedZone is what Route 53 keeps about a zone besides its records.
@@ -90,8 +96,15 @@ func NewAPI(srv *Server, logger *zap.Logger) (*API, error) {
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if _, err := a.syncLocked(); err != nil {
+	zs, err := a.syncLocked()
+	if err != nil {
 		return nil, fmt.Errorf("route53 api: %w", err)
+	}
+	a.initial = make(map[string]Zone)
+	for _, z := range zs {
+		if name, ok := canonicalName(z.Name); ok {
+			a.initial[name] = z
+		}
 	}
 	return a, nil
 }
@@ -222,6 +235,13 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		a.log.Debug("route53 api error", zap.String("op", rt.op), zap.String("code", ae.code), zap.String("message", ae.message))
 		a.writeError(w, reqID, ae)
 		return
+	}
+	if r.Method != http.MethodGet {
+		if err := a.save(); err != nil {
+			a.log.Error("save Route 53 state", zap.String("op", rt.op), zap.Error(err))
+			a.writeError(w, reqID, &apiError{http.StatusInternalServerError, "InternalFailure", "the change is served but could not be saved"})
+			return
+		}
 	}
 	a.log.Debug("route53 api", zap.String("op", rt.op), zap.Int("status", status))
 	a.writeXML(w, status, resp)

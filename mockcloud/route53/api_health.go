@@ -240,7 +240,10 @@ func (a *API) SetHealthCheckStatus(id string, passing bool) error {
 		return fmt.Errorf("set health check status of %q: %w", id, ErrUnknownHealthCheck)
 	}
 	h.passing = passing
-	return a.srv.SetHealthCheck(id, h.healthy())
+	if err := a.srv.SetHealthCheck(id, h.healthy()); err != nil {
+		return err
+	}
+	return a.saveLocked()
 }
 
 // defaultResolver is where TestDNSAnswer's resolver is without resolverip:
