@@ -16,6 +16,7 @@ import (
 
 	"github.com/fleetboot/fleetboot/internal/testenv"
 	"github.com/fleetboot/fleetboot/mockcloud"
+	"github.com/fleetboot/fleetboot/provisioning"
 )
 
 // The default rig end to end with programs nobody here wrote: the official SDK
@@ -52,7 +53,7 @@ func TestDefaultRigWithSDKAndAWSCLI(t *testing.T) {
 				"--proxy-host", px.addr().Addr().String(), "--proxy-port", strconv.Itoa(int(px.addr().Port())),
 				"--ca", files.RootCA, "--cert", files.Claim, "--key", files.ClaimKey,
 				"--template", mockcloud.TemplateName, "--serial", serial,
-				"--mode", mode, "--protocol", protocol, "--client-id", "fleetboot-claim-" + serial,
+				"--mode", mode, "--protocol", protocol, "--client-id", provisioning.ClaimClientIDPrefix + serial,
 			})
 			if res.ThingName != "gw-"+serial {
 				t.Fatalf("thing %q", res.ThingName)

@@ -44,7 +44,7 @@ func TestMosquittoClaimCertificate(t *testing.T) {
 		t.Run("CreateKeysAndCertificate/"+version, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 			defer cancel()
-			out, err := runCmd(ctx, rr, append(args, "-V", version, "-i", "fleetboot-claim-rr-"+version, "-q", "1",
+			out, err := runCmd(ctx, rr, append(args, "-V", version, "-i", provisioning.ClaimClientIDPrefix+"rr-"+version, "-q", "1",
 				"-t", topic.Request(), "-e", topic.Reply(provisioning.Accepted), "-m", "{}", "-W", "20")...)
 			if err != nil {
 				t.Fatalf("mosquitto_rr: %v\n%s", err, out)
@@ -73,7 +73,7 @@ func TestMosquittoClaimCertificate(t *testing.T) {
 			ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 			defer cancel()
 			// mosquitto_sub reconnects after a disconnect; mosquitto_pub gives up and fails.
-			out, err := runCmd(ctx, pub, append(args, "-V", version, "-i", "fleetboot-claim-pub-"+version, "-q", "1",
+			out, err := runCmd(ctx, pub, append(args, "-V", version, "-i", provisioning.ClaimClientIDPrefix+"pub-"+version, "-q", "1",
 				"-t", "gateways/gw-x/status", "-m", "x")...)
 			if ctx.Err() != nil {
 				t.Fatalf("mosquitto_pub was not disconnected:\n%s", out)
@@ -90,7 +90,7 @@ func TestMosquittoClaimCertificate(t *testing.T) {
 		a[slices.Index(a, "--cafile")+1] = otherCAFile(t, rg)
 		ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 		defer cancel()
-		out, err := runCmd(ctx, rr, append(a, "-i", "fleetboot-claim-other-ca", "-q", "1",
+		out, err := runCmd(ctx, rr, append(a, "-i", provisioning.ClaimClientIDPrefix+"other-ca", "-q", "1",
 			"-t", topic.Request(), "-e", topic.Reply(provisioning.Accepted), "-m", "{}", "-W", "10")...)
 		if err == nil {
 			t.Fatalf("mosquitto_rr trusting another CA succeeded:\n%s", out)

@@ -29,6 +29,7 @@ import (
 	"github.com/fleetboot/fleetboot/internal/testenv"
 	"github.com/fleetboot/fleetboot/mockcloud/iotcore"
 	"github.com/fleetboot/fleetboot/mockcloud/iotcore/registry"
+	"github.com/fleetboot/fleetboot/provisioning"
 )
 
 const (
@@ -170,7 +171,7 @@ func TestSDKJSFleetProvisioning(t *testing.T) {
 				"--site", "lab",
 				"--mode", tc.mode,
 				"--protocol", tc.protocol,
-				"--client-id", "fleetboot-claim-" + tc.serial,
+				"--client-id", provisioning.ClaimClientIDPrefix + tc.serial,
 			}
 			var csrPub *ecdsa.PublicKey
 			if tc.mode == "csr" {
