@@ -13,8 +13,8 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/fleetboot/fleetboot/agent"
-	_ "github.com/fleetboot/fleetboot/keystore/file"
 	"github.com/fleetboot/fleetboot/internal/testenv"
+	_ "github.com/fleetboot/fleetboot/keystore/file"
 	"github.com/fleetboot/fleetboot/mockcloud"
 )
 
