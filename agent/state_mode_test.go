@@ -91,3 +91,43 @@ func wantStateModes(t *testing.T, after, dir string) {
 		}
 	}
 }
+
+// The folders made for the device configuration are 0755 and the file 0644
+// whatever the umask, so other gateway software can read it; folders made for the
+// agent's own files are 0700. A folder that exists keeps its mode.
+// Not parallel: umask is per process.
+func TestWriteFileAtomicFolderModes(t *testing.T) {
+	for _, mask := range []int{0o000, 0o022, 0o077} {
+		t.Run(fmt.Sprintf("umask %03o", mask), func(t *testing.T) {
+			old := syscall.Umask(mask)
+			t.Cleanup(func() { syscall.Umask(old) })
+			root := t.TempDir()
+			if err := os.Chmod(root, 0o750); err != nil {
+				t.Fatal(err)
+			}
+			for _, tc := range []struct {
+				sub           string
+				mode, dirMode fs.FileMode
+			}{
+				{"shared", 0o644, 0o755},
+				{"private", 0o600, 0o700},
+			} {
+				dir := filepath.Join(root, tc.sub, "nested")
+				if err := writeFileAtomic(dir, "f.json", []byte("{}\n"), tc.mode, tc.dirMode); err != nil {
+					t.Fatal(err)
+				}
+				for _, d := range []string{filepath.Join(root, tc.sub), dir} {
+					if fi, err := os.Stat(d); err != nil || fi.Mode().Perm() != tc.dirMode {
+						t.Errorf("folder %s: %v, %v; want %04o", d, fi.Mode(), err, tc.dirMode)
+					}
+				}
+				if fi, err := os.Stat(filepath.Join(dir, "f.json")); err != nil || fi.Mode().Perm() != tc.mode {
+					t.Errorf("file in %s: %v, %v; want %04o", dir, fi.Mode(), err, tc.mode)
+				}
+			}
+			if fi, err := os.Stat(root); err != nil || fi.Mode().Perm() != 0o750 {
+				t.Errorf("folder that existed: %v, %v; want it left 0750", fi.Mode(), err)
+			}
+		})
+	}
+}
