@@ -30,6 +30,7 @@ lint:
 unit:
 	$(GO) test -count=1 -timeout 20m ./...
 	$(GO) test -count=1 -tags "notpm nocbor" -run "Stub|NoCBOR|CBORWithout|NoTPM" ./keystore/tpm ./provisioning ./agent ./cmd/fleetboot
+	$(GO) test -race -count=1 -timeout 20m ./agent/ ./cmd/fleetsim/
 
 # A few seconds of every fuzz target, from the committed seeds.
 fuzz-short:

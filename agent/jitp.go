@@ -43,7 +43,7 @@ func (a *Agent) provisionJITP(ctx context.Context) (*State, error) {
 			return classify("resolve "+a.serverName(), err)
 		}
 		a.setResolved(res)
-		st.Region, st.Endpoint, st.ServerName = res.Region, res.Name, a.serverName()
+		st.Region, st.Endpoint, st.ServerName = res.Region, pinnedName(res), a.serverName()
 		st.Addrs, st.AddrsExpire = addrStrings(res.Addrs), a.expiry(res.TTL)
 		return nil
 	}); err != nil {

@@ -276,13 +276,15 @@ func (a *Agent) runHook(ctx context.Context, command string, st *State) error {
 	cmd := exec.CommandContext(ctx, "/bin/sh", "-c", command)
 	cmd.Env = append(append([]string(nil), a.environ...),
 		"FLEETBOOT_THING_NAME="+st.ThingName,
-		"FLEETBOOT_REGION="+st.Region,
 		"FLEETBOOT_ENDPOINT="+st.Endpoint,
 		"FLEETBOOT_SERVER_NAME="+st.ServerName,
 		"FLEETBOOT_CERTIFICATE_ID="+st.CertificateID,
 		"FLEETBOOT_DEVICE_CONFIG="+a.cfg.Device.ConfigPath,
 		"FLEETBOOT_STATE_DIR="+a.cfg.StateDir,
 	)
+	if st.Region != "" { // unset, not empty, when no region is known
+		cmd.Env = append(cmd.Env, "FLEETBOOT_REGION="+st.Region)
+	}
 	out, err := cmd.CombinedOutput()
 	if len(out) > 0 {
 		a.log.Info("onProvisioned output", zap.ByteString("output", truncate(out, 4096)))

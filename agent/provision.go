@@ -18,6 +18,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/fleetboot/fleetboot/dnsresolve"
 	"github.com/fleetboot/fleetboot/keystore"
 	"github.com/fleetboot/fleetboot/provisioning"
 )
@@ -83,7 +84,7 @@ func (a *Agent) provisionRound(ctx context.Context, st *State, claim tls.Certifi
 				return classify("resolve "+a.serverName(), errors.New("no addresses"))
 			}
 			a.setResolved(res)
-			st.Region, st.Endpoint = res.Region, res.Name
+			st.Region, st.Endpoint = res.Region, pinnedName(res)
 			st.ServerName = a.serverName()
 			st.Addrs, st.AddrsExpire = addrStrings(res.Addrs), a.expiry(res.TTL)
 			addrs = a.addrPorts(res.Addrs)
@@ -333,11 +334,22 @@ func (a *Agent) deviceKey(ctx context.Context) (crypto.Signer, error) {
 	return s, nil
 }
 
+// pinnedName is the name a device pins as its home endpoint: the AWS IoT endpoint
+// name its region was read from, so that resolving it again names the same region
+// even when a further CNAME (a load balancer's) follows it; the end of the chain
+// when the region came from configuration.
+func pinnedName(res *dnsresolve.Result) string {
+	if res.RegionName != "" {
+		return res.RegionName
+	}
+	return res.Name
+}
+
 // pinnedAddrs returns the home region's addresses: the saved ones while their TTL
 // lasts by a believable clock, else a fresh resolution of the pinned name (never
 // the global name).
 func (a *Agent) pinnedAddrs(ctx context.Context, st *State) ([]netip.AddrPort, error) {
-	if r := a.lastResolved(); r != nil && r.Name == st.Endpoint {
+	if r := a.lastResolved(); r != nil && (pinnedName(r) == st.Endpoint || r.Query == st.Endpoint) {
 		if now, trusted := trustedNow(a.now(), st.Updated); trusted && now.Before(st.AddrsExpire) {
 			return a.addrPorts(r.Addrs), nil
 		}

@@ -76,3 +76,17 @@ func TestCheckNamesMissingFiles(t *testing.T) {
 		t.Fatalf("check: %d %s", code, errOut)
 	}
 }
+
+// A provisioned state without a region (written before the resolver refused
+// chains that name none) is shown as unknown, not as an empty line.
+func TestStatusSaysWhenTheRegionIsUnknown(t *testing.T) {
+	cfg := writeConfig(t)
+	stateDir := filepath.Join(filepath.Dir(cfg), "state")
+	if err := agent.SaveState(stateDir, &agent.State{Phase: agent.PhaseOnline, ThingName: "gw-1", Endpoint: "edge.example.net"}); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := runCLI("status", "--config", cfg)
+	if code != exitOK || !strings.Contains(out, "region:         unknown: no AWS IoT region could be read off the endpoint edge.example.net") {
+		t.Fatalf("status: %d\n%s%s", code, out, errOut)
+	}
+}

@@ -186,6 +186,10 @@ func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		}
 		return exitOK
 	}
+	if out.Region == "" && st.Phase.Provisioned() {
+		// A state written before the resolver refused chains that name no region.
+		out.Region = "unknown: no AWS IoT region could be read off the endpoint " + st.Endpoint
+	}
 	fmt.Fprintf(stdout, "state:          %s\n", out.State)
 	for _, kv := range [][2]string{
 		{"mode", out.Mode}, {"region", out.Region}, {"endpoint", out.Endpoint}, {"server name", out.ServerName},
