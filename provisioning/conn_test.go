@@ -83,9 +83,6 @@ func TestDialConnackRefused(t *testing.T) {
 		if got, want := refused.NotAuthorized(), code == 4 || code == 5; got != want {
 			t.Errorf("code %d: NotAuthorized() = %v", code, got)
 		}
-		if got := refused.ServerUnavailable(); got != (code == 3) {
-			t.Errorf("code %d: ServerUnavailable() = %v", code, got)
-		}
 		if _, connects := b.journal(); len(connects) != 1 {
 			t.Errorf("code %d: %d CONNECTs, want 1 (no fallback to MQTT 3.1)", code, len(connects))
 		}

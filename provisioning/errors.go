@@ -39,8 +39,6 @@ func (e *ConnectRefusedError) Error() string {
 // certificate is not accepted, or its policy does not allow iot:Connect.
 func (e *ConnectRefusedError) NotAuthorized() bool { return e.Code == 4 || e.Code == 5 }
 
-// ServerUnavailable reports code 3: worth retrying later.
-func (e *ConnectRefusedError) ServerUnavailable() bool { return e.Code == 3 }
 
 func connackText(code byte) string {
 	switch code {
