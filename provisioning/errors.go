@@ -39,7 +39,6 @@ func (e *ConnectRefusedError) Error() string {
 // certificate is not accepted, or its policy does not allow iot:Connect.
 func (e *ConnectRefusedError) NotAuthorized() bool { return e.Code == 4 || e.Code == 5 }
 
-
 func connackText(code byte) string {
 	switch code {
 	case 1:
