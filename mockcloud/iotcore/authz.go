@@ -84,17 +84,24 @@ func (a *authorizer) document(p registry.Policy) *policy.Document {
 }
 
 func (a *authorizer) allowed(p principal, action, resource string) bool {
+	return a.allowedRequest(p, policy.Request{Action: action, Resource: resource})
+}
+
+func (a *authorizer) allowedRequest(p principal, req policy.Request) bool {
 	docs := a.documents(p.certID)
 	if len(docs) == 0 {
 		return false
 	}
-	d := policy.Evaluate(docs, policy.Request{Action: action, Resource: resource},
+	d := policy.Evaluate(docs, req,
 		policy.Variables{ClientID: p.clientID, ThingName: p.thingName, CertificateID: p.certID})
 	return d.Allowed()
 }
 
-func (a *authorizer) canConnect(p principal) bool {
-	return a.allowed(p, actConnect, policy.ClientARN(a.region, a.account, p.clientID))
+// canConnect is the iot:Connect check of a CONNECT whose iot:ConnectAttributes
+// (persistent session, Will) are attrs.
+func (a *authorizer) canConnect(p principal, attrs policy.ConnectAttributes) bool {
+	return a.allowedRequest(p, policy.Request{Action: actConnect,
+		Resource: policy.ClientARN(a.region, a.account, p.clientID), ConnectAttributes: attrs})
 }
 
 func (a *authorizer) canPublish(p principal, topic string) bool {

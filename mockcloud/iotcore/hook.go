@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/fleetboot/fleetboot/mockcloud/iotcore/policy"
 	"github.com/fleetboot/fleetboot/mockcloud/iotcore/registry"
 	"github.com/fleetboot/fleetboot/provisioning"
 	mqtt "github.com/mochi-mqtt/server/v2"
@@ -129,8 +130,10 @@ func (h *brokerHook) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
 	if slices.Contains(things, p.clientID) {
 		p.thingName = p.clientID
 	}
-	if !h.r.authz.canConnect(p) {
-		log.Info("CONNECT denied by policy", zap.String("certificate_id", p.certID))
+	attrs := policy.ConnectFlags{ProtocolVersion: pk.ProtocolVersion, Clean: pk.Connect.Clean,
+		SessionExpiry: pk.Properties.SessionExpiryInterval, Will: pk.Connect.WillFlag}.Attributes()
+	if !h.r.authz.canConnect(p, attrs) {
+		log.Info("CONNECT denied by policy", zap.String("certificate_id", p.certID), zap.Stringer("connect_attributes", attrs))
 		return h.refuse(cl, packets.ErrNotAuthorized)
 	}
 	if pk.Connect.WillFlag {

@@ -32,6 +32,12 @@ const wireWithin = 5 * time.Second
 // filled in when empty.
 func (rg *rig) dialWire(id identity, version byte, cp packets.ConnectParams) *wire {
 	rg.t.Helper()
+	return rg.dialWireProps(id, version, cp, packets.Properties{})
+}
+
+// dialWireProps is dialWire with MQTT 5 CONNECT properties.
+func (rg *rig) dialWireProps(id identity, version byte, cp packets.ConnectParams, props packets.Properties) *wire {
+	rg.t.Helper()
 	d := &net.Dialer{Timeout: wireWithin}
 	c, err := tls.DialWithDialer(d, "tcp", rg.region.Addr().String(), rg.tlsConfig(id, dialOpt{}))
 	if err != nil {
@@ -45,7 +51,7 @@ func (rg *rig) dialWire(id identity, version byte, cp packets.ConnectParams) *wi
 	if cp.Keepalive == 0 {
 		cp.Keepalive = 60
 	}
-	w.send(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Connect}, ProtocolVersion: version, Connect: cp})
+	w.send(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Connect}, ProtocolVersion: version, Connect: cp, Properties: props})
 	return w
 }
 
