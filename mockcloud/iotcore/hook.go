@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/fleetboot/fleetboot/mockcloud/iotcore/policy"
 	"github.com/fleetboot/fleetboot/mockcloud/iotcore/registry"
@@ -190,12 +191,35 @@ func (h *brokerHook) OnConnectAuthenticate(cl *mqtt.Client, _ packets.Packet) bo
 	return h.session(cl) != nil
 }
 
+// teardownWait bounds the wait for the previous connection of a client id to be
+// torn down; it takes microseconds.
+const teardownWait = 5 * time.Second
+
 // OnSessionEstablish runs before mochi hands an existing session of the client
-// id (its subscriptions and unacknowledged messages) to the new connection: the
-// connection that had it ends here for provisioning replies.
+// id (its subscriptions and unacknowledged messages) to the new connection. The
+// connection that had it ends here for provisioning replies, and is closed and
+// torn down before the new one goes on: mochi removes a clean session's client
+// id from its client list and its filters from the topic index once its
+// connection has ended, and if that came after the new connection took their
+// place, the new connection would be left out of both.
 func (h *brokerHook) OnSessionEstablish(cl *mqtt.Client, pk packets.Packet) {
-	if old, ok := h.r.broker.Clients.Get(pk.Connect.ClientIdentifier); ok && old != cl {
-		h.endReplies(old)
+	old, ok := h.r.broker.Clients.Get(pk.Connect.ClientIdentifier)
+	if !ok || old == cl {
+		return
+	}
+	h.endReplies(old)
+	pc, ok := old.Net.Conn.(*packetConn)
+	if !ok {
+		return
+	}
+	if !old.Closed() {
+		_ = h.r.broker.DisconnectClient(old, packets.ErrSessionTakenOver) // as mochi would next
+	}
+	select {
+	case <-pc.done:
+	case <-time.After(teardownWait):
+		h.r.log.Warn("previous connection of the client id not torn down in time; taking over anyway",
+			zap.String("client_id", cl.ID), zap.Duration("waited", teardownWait))
 	}
 }
 

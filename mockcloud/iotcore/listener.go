@@ -126,7 +126,9 @@ func (l *tlsListener) Serve(establish listeners.EstablishFn) {
 			}
 			pc := newPacketConn(tc, l.packetTimeout)
 			_ = pc.SetDeadline(time.Now().Add(l.connectTimeout))
-			if err := establish(l.id, pc); err != nil {
+			err := establish(l.id, pc)
+			close(pc.done)
+			if err != nil {
 				l.log.Debug("client connection ended", zap.String("remote", conn.RemoteAddr().String()), zap.Error(err))
 			}
 		}()

@@ -21,6 +21,9 @@ import (
 type packetConn struct {
 	*tls.Conn
 	timeout time.Duration
+	// done is closed once mochi is through with the connection: its client is
+	// torn down, session bookkeeping included (brokerHook.OnSessionEstablish).
+	done chan struct{}
 
 	mu sync.Mutex
 	// set is the read deadline mochi asked for; applied the one in force.
@@ -38,7 +41,7 @@ type packetConn struct {
 
 // newPacketConn bounds each packet of tc to timeout.
 func newPacketConn(tc *tls.Conn, timeout time.Duration) *packetConn {
-	return &packetConn{Conn: tc, timeout: timeout}
+	return &packetConn{Conn: tc, timeout: timeout, done: make(chan struct{})}
 }
 
 func (c *packetConn) Read(b []byte) (int, error) {
