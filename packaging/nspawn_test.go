@@ -32,6 +32,23 @@ as_agent() { nsenter -t "$pid" -m setpriv --reuid=fleetboot --regid=fleetboot --
 as_agent sh -c 'echo x >/etc/fleetboot/probe' >$out/write-etc 2>&1; echo "exit $?" >>$out/write-etc
 as_agent sh -c 'echo x >/srv/probe/x' >$out/write-srv 2>&1; echo "exit $?" >>$out/write-srv
 as_agent sh -c 'echo x >/var/lib/fleetboot/probe && rm /var/lib/fleetboot/probe' >$out/write-state 2>&1; echo "exit $?" >>$out/write-state
+show() { systemctl show fleetboot -p ActiveState -p Result -p NRestarts -p MainPID -p ExecMainStatus; }
+if [ "$(systemctl is-active fleetboot)" = active ]; then
+	# The agent said READY=1: the online target, the watchdog, a broken config.
+	timeout 60 systemctl start fleetboot-online.target >$out/online 2>&1; echo "exit $?" >>$out/online
+	systemctl is-active fleetboot-online.target >>$out/online 2>&1
+	kill -STOP "$pid"
+	sleep 10
+	for i in $(seq 30); do [ "$(systemctl is-active fleetboot)" = active ] && break; sleep 1; done
+	show >$out/watchdog 2>&1
+	fleetboot status --json >$out/status-after-watchdog.json 2>&1
+	# A manual restart sets NRestarts to 0; 15 s is past RestartSec=, so a
+	# restart loop would count.
+	echo "unknownKey: 1" >>/etc/fleetboot/config.yaml
+	systemctl restart fleetboot >/dev/null 2>&1
+	sleep 15
+	show >$out/broken 2>&1
+fi
 systemctl poweroff
 `
 
@@ -92,7 +109,7 @@ func TestUnderSystemd(t *testing.T) {
 		t.Fatalf("dpkg -i: %v\n%s", err, out)
 	}
 	// The rig's files where a gateway image puts its own, and its config with
-	// their paths; the serial number comes from a drop-in, as on a real line.
+	// their paths.
 	files := cloud.Files()
 	write("etc/fleetboot/root-ca.pem", read(files.RootCA), 0o644)
 	write("etc/fleetboot/claim.pem", read(files.Claim), 0o644)
@@ -100,7 +117,9 @@ func TestUnderSystemd(t *testing.T) {
 	conf := strings.ReplaceAll(string(read(files.DeviceConfig)), filepath.Dir(files.DeviceConfig)+"/", "/etc/fleetboot/")
 	conf += "device:\n  configPath: /run/fleetboot/device-config.json\n"
 	write("etc/fleetboot/config.yaml", []byte(conf), 0o640)
-	write("etc/systemd/system/fleetboot.service.d/serial.conf", []byte("[Service]\nEnvironment=FLEETBOOT_PROVISIONING_PARAMETERS=SerialNumber=NSPAWN-1\n"), 0o644)
+	// The serial number from a drop-in, as on a real line; a short watchdog so
+	// that a stopped agent is restarted within the test.
+	write("etc/systemd/system/fleetboot.service.d/test.conf", []byte("[Service]\nEnvironment=FLEETBOOT_PROVISIONING_PARAMETERS=SerialNumber=NSPAWN-1\nWatchdogSec=6s\n"), 0o644)
 	// /srv/probe: a folder the agent's user owns, outside the state folder: only
 	// the sandbox keeps the agent from writing there.
 	if out, err := exec.Command("chroot", root, "sh", "-ec", "chown fleetboot:fleetboot /etc/fleetboot/claim.key; install -d -o fleetboot -g fleetboot /srv/probe").CombinedOutput(); err != nil {
@@ -129,8 +148,9 @@ func TestUnderSystemd(t *testing.T) {
 	}
 	journal := got("journal")
 	var st struct {
-		State     string `json:"state"`
-		ThingName string `json:"thing_name"`
+		State         string `json:"state"`
+		ThingName     string `json:"thing_name"`
+		CertificateID string `json:"certificate_id"`
 	}
 	if err := json.Unmarshal([]byte(got("status.json")), &st); err != nil || st.State != "online" || st.ThingName != "gw-NSPAWN-1" {
 		t.Fatalf("fleetboot status: %+v (%v), want online as gw-NSPAWN-1\n%s\njournal:\n%s", st, err, got("status.err"), journal)
@@ -156,6 +176,44 @@ func TestUnderSystemd(t *testing.T) {
 	if s := got("write-state"); !strings.HasSuffix(strings.TrimSpace(s), "exit 0") {
 		t.Errorf("a write to the state folder from the agent's sandbox: %s", s)
 	}
+
+	notifies := strings.Contains(show, "ActiveState=active\n")
+	t.Run("ready and online target", func(t *testing.T) {
+		if !notifies {
+			t.Skip("fleetboot run does not send READY=1 yet: the unit stays activating")
+		}
+		if s := got("online"); !strings.Contains(s, "exit 0") || !strings.Contains(s, "\nactive") {
+			t.Errorf("fleetboot-online.target:\n%s", s)
+		}
+	})
+	t.Run("watchdog restarts a stopped agent", func(t *testing.T) {
+		if !notifies {
+			t.Skip("fleetboot run does not notify yet")
+		}
+		s := got("watchdog")
+		if !strings.Contains(s, "ActiveState=active\n") || !strings.Contains(s, "NRestarts=1\n") {
+			t.Errorf("after SIGSTOP and the watchdog's timeout:\n%s\njournal:\n%s", s, journal)
+		}
+		var after struct {
+			State         string `json:"state"`
+			CertificateID string `json:"certificate_id"`
+		}
+		if err := json.Unmarshal([]byte(got("status-after-watchdog.json")), &after); err != nil || after.State != "online" || after.CertificateID != st.CertificateID {
+			t.Errorf("after the restart: %+v (%v), want online with certificate %s, not a new one", after, err, st.CertificateID)
+		}
+	})
+	t.Run("broken config fails without a restart loop", func(t *testing.T) {
+		if !notifies {
+			t.Skip("fleetboot run does not notify yet")
+		}
+		s := got("broken")
+		if strings.Contains(s, "ExecMainStatus=2\n") {
+			t.Skip("configuration errors still exit 2, which the unit restarts (they move to 78)")
+		}
+		if !strings.Contains(s, "ActiveState=failed\n") || !strings.Contains(s, "ExecMainStatus=78\n") || !strings.Contains(s, "NRestarts=0\n") {
+			t.Errorf("with an unknown key in the config:\n%s", s)
+		}
+	})
 }
 
 func tail(b []byte, n int) string {
