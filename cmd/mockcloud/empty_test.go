@@ -10,19 +10,15 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/fleetboot/fleetboot/internal/testenv"
 )
 
-// awsCLI runs Debian's aws CLI (a pyenv shim may shadow "aws" on PATH) against a
+// awsCLI runs Debian's aws CLI (testenv.Need prefers it to a shim on PATH) against a
 // control plane and decodes its JSON output; args start with the service.
 func awsCLI(t *testing.T, control, home string, args ...string) map[string]any {
 	t.Helper()
-	const awsPath = "/usr/bin/aws"
-	if _, err := os.Stat(awsPath); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s missing: %v", awsPath, err)
-		}
-		t.Skip("aws CLI not found at " + awsPath + "; install Debian package awscli")
-	}
+	awsPath := testenv.Need(t, "aws", "awscli")
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, awsPath, append(args, "--endpoint-url", control, "--region", "eu-west-1", "--output", "json")...)

@@ -11,24 +11,17 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/fleetboot/fleetboot/internal/testenv"
 )
 
-// awsPath is Debian's awscli; a pyenv shim may shadow "aws" on PATH.
-const awsPath = "/usr/bin/aws"
-
 type cli struct {
-	url, home string
+	bin, url, home string
 }
 
 func newCLI(t *testing.T, url string) *cli {
 	t.Helper()
-	if _, err := os.Stat(awsPath); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s missing: %v", awsPath, err)
-		}
-		t.Skip("aws CLI not found at " + awsPath + "; install Debian package awscli")
-	}
-	return &cli{url: url, home: t.TempDir()}
+	return &cli{bin: testenv.Need(t, "aws", "awscli"), url: url, home: t.TempDir()}
 }
 
 func (c *cli) run(t *testing.T, region string, args ...string) (map[string]any, string, int) {
@@ -36,7 +29,7 @@ func (c *cli) run(t *testing.T, region string, args ...string) (map[string]any, 
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	full := append(append([]string{"acm"}, args...), "--endpoint-url", c.url, "--region", region, "--output", "json")
-	cmd := exec.CommandContext(ctx, awsPath, full...)
+	cmd := exec.CommandContext(ctx, c.bin, full...)
 	cmd.Env = []string{"PATH=/usr/bin:/bin", "HOME=" + c.home, "AWS_ACCESS_KEY_ID=AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY=x",
 		"AWS_EC2_METADATA_DISABLED=true", "AWS_PAGER=", "AWS_CONFIG_FILE=" + c.home + "/config", "AWS_SHARED_CREDENTIALS_FILE=" + c.home + "/credentials"}
 	var stdout, stderr bytes.Buffer

@@ -7,27 +7,15 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"os/exec"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/fleetboot/fleetboot/internal/testenv"
 )
-
-// awsPath is the Debian awscli entry point; a pyenv shim may shadow "aws" on PATH.
-const awsPath = "/usr/bin/aws"
-
-func needAWS(t *testing.T) {
-	t.Helper()
-	if _, err := os.Stat(awsPath); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s missing: %v", awsPath, err)
-		}
-		t.Skip("aws CLI not found at " + awsPath + "; install Debian package awscli")
-	}
-}
 
 // authRecorder keeps the Authorization headers the CLI sent.
 type authRecorder struct {
@@ -45,6 +33,7 @@ func (a *authRecorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 type cliRig struct {
 	f    *fixture
+	bin  string // the aws CLI: Debian's (testenv.Need prefers /usr/bin over a pyenv shim)
 	url  string
 	home string
 	rec  *authRecorder
@@ -57,7 +46,7 @@ func (c *cliRig) aws(t *testing.T, region string, args ...string) (string, strin
 	defer cancel()
 	full := append([]string{"iot"}, args...)
 	full = append(full, "--endpoint-url", c.url, "--region", region, "--output", "json")
-	cmd := exec.CommandContext(ctx, awsPath, full...)
+	cmd := exec.CommandContext(ctx, c.bin, full...)
 	cmd.Env = []string{
 		"PATH=/usr/bin:/bin",
 		"HOME=" + c.home,
@@ -100,12 +89,12 @@ func (c *cliRig) awsJSON(t *testing.T, region string, args ...string) map[string
 }
 
 func newCLIRig(t *testing.T) *cliRig {
-	needAWS(t)
+	aws := testenv.Need(t, "aws", "awscli")
 	f := newFixture(t)
 	rec := &authRecorder{next: f.h}
 	srv := httptest.NewServer(rec) // 127.0.0.1:0
 	t.Cleanup(srv.Close)
-	return &cliRig{f: f, url: srv.URL, home: t.TempDir(), rec: rec}
+	return &cliRig{f: f, bin: aws, url: srv.URL, home: t.TempDir(), rec: rec}
 }
 
 func TestAWSCLI(t *testing.T) {

@@ -16,18 +16,14 @@ import (
 	"time"
 
 	"github.com/fleetboot/fleetboot/mockcloud/pki"
+
+	"github.com/fleetboot/fleetboot/internal/testenv"
 )
 
 // opensslVerify runs the real openssl against root-ca.pem.
 func opensslVerify(t *testing.T, dir string, purpose string, certPEM []byte) {
 	t.Helper()
-	bin, err := exec.LookPath("openssl")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("openssl missing")
-		}
-		t.Skip("install Debian package openssl")
-	}
+	bin := testenv.Need(t, "openssl", "openssl")
 	leaf := filepath.Join(t.TempDir(), "leaf.pem")
 	if err := os.WriteFile(leaf, certPEM, 0o600); err != nil {
 		t.Fatal(err)

@@ -12,11 +12,9 @@ import (
 	"strings"
 	"testing"
 	"time"
-)
 
-// debianAWS is the Debian awscli entry point; a pyenv or pip "aws" may come
-// first on PATH.
-const debianAWS = "/usr/bin/aws"
+	"github.com/fleetboot/fleetboot/internal/testenv"
+)
 
 // awsCLI runs the aws CLI against a rig's Route 53 API.
 type awsCLI struct {
@@ -24,7 +22,7 @@ type awsCLI struct {
 }
 
 func newAWSCLI(t *testing.T, r *apiRig) *awsCLI {
-	return &awsCLI{path: toolPath(t, debianAWS, "awscli"), url: r.url, home: t.TempDir()}
+	return &awsCLI{path: testenv.Need(t, "aws", "awscli"), url: r.url, home: t.TempDir()}
 }
 
 // run returns stdout, stderr and the exit code of aws route53 args...

@@ -4,32 +4,19 @@ import (
 	"bufio"
 	"context"
 	"net"
-	"os"
 	"os/exec"
 	"slices"
 	"strings"
 	"testing"
 	"time"
-)
 
-// toolPath finds a program the tests drive (a name on PATH, or an absolute
-// path); without it the test skips, except in CI (CI=true), where it fails.
-func toolPath(t *testing.T, name, debianPackage string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s not found: install Debian package %s", name, debianPackage)
-		}
-		t.Skipf("%s not found: install Debian package %s", name, debianPackage)
-	}
-	return p
-}
+	"github.com/fleetboot/fleetboot/internal/testenv"
+)
 
 // digPath finds dig; without it the test skips, except in CI.
 func digPath(t *testing.T) string {
 	t.Helper()
-	return toolPath(t, "dig", "bind9-dnsutils")
+	return testenv.Need(t, "dig", "bind9-dnsutils")
 }
 
 // digResult is what the tests read from dig's output.
