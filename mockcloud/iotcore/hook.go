@@ -273,10 +273,13 @@ func (h *brokerHook) checkPublish(cl *mqtt.Client, s *session, pk packets.Packet
 		// answer that does not leave the client waiting forever.
 		return h.drop(cl, s, "QoS 2 not supported", topic, packets.ErrQosNotSupported)
 	case strings.HasPrefix(topic, "$"):
-		if _, outcome, ok := provisioning.ParseTopic(topic); !ok || outcome != "" {
+		_, outcome, request := provisioning.ParseTopic(topic)
+		switch {
+		case request && outcome != "":
+			return h.drop(cl, s, "publish to a provisioning reply topic", topic, packets.ErrNotAuthorized)
+		case !request && !serviceTopic(topic):
 			return h.drop(cl, s, "publish to reserved topic", topic, packets.ErrNotAuthorized)
-		}
-		if pk.FixedHeader.Retain {
+		case pk.FixedHeader.Retain:
 			// AWS: "You can't publish to a reserved topic with the RETAIN flag set."
 			return h.drop(cl, s, "retained publish to reserved topic", topic, packets.ErrNotAuthorized)
 		}
@@ -373,7 +376,8 @@ func awsSubscribed(cl *mqtt.Client, topic string) bool {
 }
 
 // OnPublish takes fleet provisioning requests out of the broker: the region answers
-// them and no subscriber ever sees them. CodeSuccessIgnore still lets mochi PUBACK.
+// them and no subscriber ever sees them; a PUBLISH to another AWS service topic is
+// dropped too. CodeSuccessIgnore still lets mochi PUBACK.
 func (h *brokerHook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
 	if pk.FixedHeader.Retain && h.r.cfg.ReasonCodes {
 		if s := h.session(cl); s != nil && !h.r.authz.canRetainPublish(s.principal, pk.TopicName) {
@@ -386,6 +390,11 @@ func (h *brokerHook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Pack
 	}
 	t, outcome, ok := provisioning.ParseTopic(pk.TopicName)
 	if !ok || outcome != "" {
+		if !cl.Net.Inline && serviceTopic(pk.TopicName) {
+			h.r.log.Info("PUBLISH to an AWS service topic the mock does not implement: accepted and dropped",
+				zap.String("client_id", cl.ID), zap.String("topic", pk.TopicName))
+			return pk, packets.CodeSuccessIgnore
+		}
 		return pk, nil
 	}
 	s := h.session(cl)

@@ -13,8 +13,10 @@
 //     handshake (bad certificate alert); no CONNACK is sent.
 //   - A QoS 2 PUBLISH closes the connection (AWS sends no PUBACK/PUBREC). A QoS 2
 //     SUBSCRIBE is granted QoS 1 in the SUBACK, which MQTT allows a QoS-1 server.
-//   - A PUBLISH to any "$" topic other than a fleet provisioning request topic, and a
-//     SUBSCRIBE to a "$" filter outside "$aws/", close the connection.
+//   - A PUBLISH to any "$" topic other than a fleet provisioning request topic or
+//     an AWS service topic (serviceTopic), and a SUBSCRIBE to a "$" filter outside
+//     "$aws/", close the connection. A PUBLISH to a service topic is judged by the
+//     policy and, if allowed, accepted and dropped: no service behind it here.
 //   - Provisioning replies go at the subscription's QoS (at most 1), only to the
 //     connection that asked, only if it is subscribed and iot:Receive allows it.
 //     A QoS 1 reply not yet acknowledged ends with that connection: a later
