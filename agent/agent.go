@@ -69,6 +69,15 @@ type Options struct {
 	// phase written. It gets a copy of the state. It runs on the goroutine of
 	// Run, Prove or ProveWithRetry, before they go on, so it must not block.
 	OnOnline func(State)
+	// OnReady, if set, is called by Run once the device has an identity it can use:
+	// provisioned now, or the one on disk, before its first connection attempt, so
+	// that a start without the cloud in reach is still a start (systemd's READY=1).
+	// It gets a copy of the state, runs on Run's goroutine and must not block.
+	OnReady func(State)
+	// Watchdog, if set, is kept fed by Run's loops: every wait between attempts and
+	// the wait while online send a keep-alive at each of its ticks, so a loop that
+	// stops making progress stops feeding it (sdnotify.Watchdog is one).
+	Watchdog Watchdog
 	// FaultPoint is called after each state write with the phase just written; tests
 	// use it to cut power at exact points.
 	FaultPoint func(Phase)
@@ -98,6 +107,8 @@ type Agent struct {
 	lastConnect map[string]time.Time
 	observe     func(Step)
 	onOnline    func(State)
+	onReady     func(State)
+	watchdog    Watchdog
 	fault       func(Phase)
 	environ     []string
 	retry       *Backoff
@@ -134,6 +145,8 @@ func New(ctx context.Context, opts Options) (*Agent, error) {
 		dial:     opts.Dial,
 		observe:  opts.Observe,
 		onOnline: opts.OnOnline,
+		onReady:  opts.OnReady,
+		watchdog: opts.Watchdog,
 		fault:    opts.FaultPoint,
 		environ:  opts.Environ,
 		retry:    opts.Retry,

@@ -18,7 +18,7 @@ const connectInterval = time.Second
 // at least the interval later).
 func (a *Agent) connect(ctx context.Context, dc provisioning.DialConfig) (*provisioning.Conn, error) {
 	if last, ok := a.lastConnect[dc.ClientID]; ok {
-		if err := sleep(ctx, connectInterval-time.Since(last)); err != nil {
+		if err := a.sleep(ctx, connectInterval-time.Since(last)); err != nil {
 			return nil, err
 		}
 	}

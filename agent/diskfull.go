@@ -26,7 +26,7 @@ func (a *Agent) retryDiskFull(ctx context.Context, what string, write func() err
 		a.log.Warn("disk full: retrying the write", zap.String("write", what), zap.Int("attempt", bo.Attempt()),
 			zap.Duration("wait", wait), zap.Error(err),
 			zap.String("hint", "free space on the state folder's file system; nothing is asked of the cloud again"))
-		if serr := sleep(ctx, wait); serr != nil {
+		if serr := a.sleep(ctx, wait); serr != nil {
 			return err
 		}
 	}

@@ -81,7 +81,7 @@ func (a *Agent) provisionJITP(ctx context.Context) (*State, error) {
 		}
 		a.log.Info("factory certificate not accepted yet; the first connection is dropped while the cloud registers it",
 			zap.Int("attempt", attempt), zap.Error(err))
-		if sleep(ctx, bo.Next()) != nil {
+		if a.sleep(ctx, bo.Next()) != nil {
 			return nil, last
 		}
 	}

@@ -166,12 +166,15 @@ func (a *Agent) Run(ctx context.Context) error {
 			return err
 		}
 		a.retryLog(err, bo)
-		if sleep(ctx, bo.Next()) != nil {
+		if a.sleep(ctx, bo.Next()) != nil {
 			return nil
 		}
 	}
 	if err := a.handoff(ctx); err != nil {
 		return err
+	}
+	if a.onReady != nil {
+		a.onReady(*a.current())
 	}
 	bo.Reset()
 	refusals := 0
@@ -204,25 +207,17 @@ func (a *Agent) Run(ctx context.Context) error {
 				return a.Run(ctx)
 			}
 			a.retryLog(err, bo)
-			if sleep(ctx, bo.Next()) != nil {
+			if a.sleep(ctx, bo.Next()) != nil {
 				return nil
 			}
 			continue
 		}
 		bo.Reset()
-		select {
-		case <-ctx.Done():
-			// A clean disconnect does not fire the will, so say offline ourselves.
-			pctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-			_ = conn.Publish(pctx, a.statusTopic(a.current().ThingName), 1, true, []byte(statusOffline))
-			cancel()
-			conn.Close()
+		if a.stayOnline(ctx, conn) {
 			return nil
-		case <-conn.Done():
-			a.log.Warn("connection lost; reconnecting", zap.Error(conn.Err()))
-			if sleep(ctx, bo.Next()) != nil {
-				return nil
-			}
+		}
+		if a.sleep(ctx, bo.Next()) != nil {
+			return nil
 		}
 	}
 }
@@ -302,6 +297,27 @@ func truncate(b []byte, n int) []byte {
 	return b
 }
 
+// stayOnline holds the connection until ctx ends (true: Run returns) or the
+// connection is lost (false: reconnect), feeding the watchdog meanwhile.
+func (a *Agent) stayOnline(ctx context.Context, conn *provisioning.Conn) bool {
+	for {
+		select {
+		case <-ctx.Done():
+			// A clean disconnect does not fire the will, so say offline ourselves.
+			pctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			_ = conn.Publish(pctx, a.statusTopic(a.current().ThingName), 1, true, []byte(statusOffline))
+			cancel()
+			conn.Close()
+			return true
+		case <-conn.Done():
+			a.log.Warn("connection lost; reconnecting", zap.Error(conn.Err()))
+			return false
+		case <-a.watchdogC():
+			a.kick()
+		}
+	}
+}
+
 // Reset forgets the identity: the state and rehome files and, if the keystore
 // can, its keys.
 func Reset(ctx context.Context, cfg *Config, ks keystore.Keystore) error {
@@ -336,7 +352,7 @@ func (a *Agent) ProveWithRetry(ctx context.Context) (*State, error) {
 			return nil, err
 		}
 		a.retryLog(err, bo)
-		if sleep(ctx, bo.Next()) != nil {
+		if a.sleep(ctx, bo.Next()) != nil {
 			return nil, err
 		}
 	}

@@ -155,7 +155,7 @@ func (a *Agent) waitBeforeRehome(ctx context.Context, reason error) error {
 		zap.Int("attempt", rec.Attempts), zap.Duration("wait", wait), zap.Time("not_before", rec.NotBefore),
 		zap.NamedError("reason", reason),
 		zap.String("why", fmt.Sprintf("%d refusals in a row of the identity itself (no CONNACK or a certificate alert); each re-provisioning costs a certificate, so the wait doubles up to %s, also across restarts", rehomeAfter, a.rehomeCap())))
-	return sleep(ctx, wait)
+	return a.sleep(ctx, wait)
 }
 
 func (a *Agent) rehomeCap() time.Duration {
