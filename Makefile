@@ -8,7 +8,7 @@ LDFLAGS   := -s -w -X main.version=$(VERSION) -X github.com/fleetboot/fleetboot/
 FUZZTIME  ?= 4s
 STATICCHECK ?= $(shell command -v staticcheck 2>/dev/null || echo $(HOME)/go/bin/staticcheck)
 
-.PHONY: all build demo test lint unit fuzz-short fuzz soak bench cross clean
+.PHONY: all build demo test lint unit fuzz-short fuzz soak bench cross deb clean
 
 all: build
 
@@ -47,6 +47,10 @@ bench:
 
 cross:
 	./scripts/cross.sh
+
+# Debian packages for amd64, arm64 and armhf in dist/ (nfpm, pinned in tools/go.mod).
+deb:
+	./scripts/deb.sh dist
 
 clean:
 	rm -rf $(BIN) dist

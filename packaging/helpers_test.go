@@ -12,21 +12,15 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/fleetboot/fleetboot/internal/testenv"
 )
 
-// need returns the path of an external program, skipping (or failing under CI)
-// when it is missing.
+// need is testenv.Need: the program, or a skip (a failure under CI) naming its
+// Debian package.
 func need(t *testing.T, prog, pkg string) string {
 	t.Helper()
-	p, err := exec.LookPath(prog)
-	if err == nil {
-		return p
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s not found: install Debian package %s", prog, pkg)
-	}
-	t.Skipf("%s not found: install Debian package %s", prog, pkg)
-	return ""
+	return testenv.Need(t, prog, pkg)
 }
 
 // The amd64 package, built once for every test of the run by scripts/deb.sh into

@@ -25,10 +25,10 @@ func TestCLIBasics(t *testing.T) {
 	}{
 		{[]string{"version"}, exitOK, "fleetboot "},
 		{[]string{"help"}, exitOK, "Exit codes:"},
-		{[]string{"frobnicate"}, exitConfig, "unknown command"},
+		{[]string{"frobnicate"}, exitUsage, "unknown command"},
 		{[]string{"status", "--config", "/nonexistent.yaml"}, exitConfig, "nonexistent.yaml"},
 		{[]string{"provision", "--param", "novalue", "--config", writeConfig(t)}, exitConfig, "--param"},
-		{[]string{"status", "extra", "--config", writeConfig(t)}, exitConfig, "unexpected argument"},
+		{[]string{"status", "extra", "--config", writeConfig(t)}, exitUsage, "unexpected argument"},
 	} {
 		code, out, errOut := runCLI(tc.args...)
 		if code != tc.code || !strings.Contains(out+errOut, tc.want) {
@@ -55,7 +55,7 @@ func TestStatusOfNewDeviceAndReset(t *testing.T) {
 	if code != exitOK || !strings.Contains(out, `"state": "new"`) || !strings.Contains(out, `"keystore": "file:`) {
 		t.Fatalf("status: %d %s %s", code, out, errOut)
 	}
-	if code, _, errOut := runCLI("reset", "--config", cfg); code != exitConfig || !strings.Contains(errOut, "--yes") {
+	if code, _, errOut := runCLI("reset", "--config", cfg); code != exitUsage || !strings.Contains(errOut, "--yes") {
 		t.Fatalf("reset without --yes: %d %s", code, errOut)
 	}
 	stateDir := filepath.Join(filepath.Dir(cfg), "state")

@@ -24,11 +24,11 @@ func setup(name string, args []string, stderr io.Writer, extra func(*common)) (*
 		extra(c)
 	}
 	if err := c.fs.Parse(args); err != nil {
-		return nil, nil, nil, exitConfig
+		return nil, nil, nil, exitUsage
 	}
 	if c.fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "fleetboot %s: unexpected argument %q\n", name, c.fs.Arg(0))
-		return nil, nil, nil, exitConfig
+		return nil, nil, nil, exitUsage
 	}
 	cfg, err := c.load()
 	if err != nil {
@@ -76,19 +76,26 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return code
 	}
 	defer log.Sync() //nolint:errcheck
+	svc := newService(log)
+	defer svc.close()
+	defer context.AfterFunc(ctx, svc.stopping)()
 	var released bool
-	a, ks, err := newAgent(ctx, cfg, log, agent.Options{OnOnline: func(agent.State) {
+	opts := svc.options()
+	opts.OnOnline = func(st agent.State) {
+		svc.online(st)
 		// First boot's code is done with once the device is online the first time.
 		if !released {
 			released = true
 			n, err := releaseColdCode()
 			log.Debug("released the pages of first-boot code", zap.Int("bytes", n), zap.Error(err))
 		}
-	}})
+	}
+	a, ks, err := newAgent(ctx, cfg, log, opts)
 	if err != nil {
 		return report(log, "start", err)
 	}
 	defer ks.Close()
+	svc.starting(a.State())
 	if err := a.Run(ctx); err != nil {
 		return report(log, "run", err)
 	}
@@ -238,7 +245,7 @@ func cmdReset(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	if !yes {
 		fmt.Fprintln(stderr, "fleetboot reset: this deletes the device identity (state and keys); run again with --yes")
-		return exitConfig
+		return exitUsage
 	}
 	ks, err := openKeystore(ctx, cfg)
 	if err != nil {

@@ -38,7 +38,7 @@ Each takes the common flags (--config, --state-dir, --keystore, ...).
 func cmdFactory(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, factoryUsage)
-		return exitConfig
+		return exitUsage
 	}
 	sub, args := args[0], args[1:]
 	switch sub {
@@ -53,7 +53,7 @@ func cmdFactory(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		return exitOK
 	}
 	fmt.Fprintf(stderr, "fleetboot factory: unknown command %q\n\n%s", sub, factoryUsage)
-	return exitConfig
+	return exitUsage
 }
 
 // factorySetup is setup plus the keystore, for the factory subcommands.

@@ -22,7 +22,8 @@ var version = "dev"
 const (
 	exitOK        = 0
 	exitFailure   = 1  // anything not listed below
-	exitConfig    = 2  // bad flags, configuration or local files: retrying cannot help
+	exitUsage     = 64 // unknown command, bad flags or arguments (EX_USAGE)
+	exitConfig    = 78 // configuration or local files are wrong (EX_CONFIG): retrying cannot help
 	exitRejected  = 3  // the cloud refused a provisioning request
 	exitIdentity  = 4  // the home region does not accept the device certificate
 	exitThrottled = 5  // the cloud throttled the device; retry later
@@ -57,7 +58,8 @@ dns.clientSubnet); flags override the environment, which overrides the file.
 Exit codes:
   0   success
   1   unexpected failure
-  2   configuration or usage error (fix the config; retrying cannot help)
+  64  usage error: unknown command, bad flag or argument
+  78  configuration error (fix the config or the file it names; retrying cannot help)
   3   the cloud rejected a provisioning request (fix the template, policy or parameters)
   4   the home region does not accept the device certificate
   5   throttled by the cloud (retry later)
@@ -97,7 +99,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitOK
 	}
 	fmt.Fprintf(stderr, "fleetboot: unknown command %q\n\n%s", cmd, usage)
-	return exitConfig
+	return exitUsage
 }
 
 // exitCode maps an agent error to the documented exit codes.

@@ -343,8 +343,12 @@ func TestProcessExitCodes(t *testing.T) {
 	bad := filepath.Join(t.TempDir(), "bad.yaml")
 	os.WriteFile(bad, []byte("endpoint:\n  globalName: global.iot.example.com\n  port: 70000\n"), 0o600) //nolint:errcheck
 	d2 := &device{t: t, rig: rig, stateDir: t.TempDir(), args: []string{"--config", bad}}
-	if code, out := d2.fleetboot(nil, "check"); code != exitConfig || !strings.Contains(out, "endpoint.port") {
-		t.Fatalf("bad config: exit %d, want %d:\n%s", code, exitConfig, out)
+	// 78 and 64 literally: the shipped unit's RestartPreventExitStatus names them.
+	if code, out := d2.fleetboot(nil, "check"); code != 78 || !strings.Contains(out, "endpoint.port") {
+		t.Fatalf("bad config: exit %d, want 78 (EX_CONFIG):\n%s", code, out)
+	}
+	if code, out := d2.fleetboot(nil, "frobnicate"); code != 64 {
+		t.Fatalf("unknown command: exit %d, want 64 (EX_USAGE):\n%s", code, out)
 	}
 	// Nobody answers DNS: transient, after the timeout.
 	d3 := newDevice(t, rig, "192.0.2.0/24", "NODNS", "--dns-server", "127.0.0.1:9")
