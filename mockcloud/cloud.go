@@ -166,6 +166,7 @@ func (c *Cloud) regionConfig(r RegionConfig, addr string) iotcore.Config {
 		AllowMissingSNI:         c.cfg.IoT.AllowMissingSNI,
 		AllowUnknownSNI:         c.cfg.IoT.AllowUnknownSNI,
 		ReasonCodes:             c.cfg.IoT.ReasonCodes,
+		ConnackOnRefusal:        c.cfg.IoT.ConnackOnRefusal,
 		Clock:                   c.clock.Now,
 		KeyPoolSize:             c.cfg.IoT.KeyPoolSize,
 		TokenLifetime:           time.Duration(c.cfg.IoT.TokenLifetime),

@@ -83,6 +83,10 @@ type IoTConfig struct {
 	ReasonCodes     bool     `yaml:"reasonCodes"`
 	KeyPoolSize     int      `yaml:"keyPoolSize"`
 	TokenLifetime   Duration `yaml:"tokenLifetime"`
+
+	// ConnackOnRefusal answers a refused MQTT 3.1.1 CONNECT with CONNACK 5 (2 for
+	// a client id) before closing; AWS closes it without CONNACK (the default).
+	ConnackOnRefusal bool `yaml:"connackOnRefusal"`
 	// JITPKeepFirstConnection lets the connection that registered a certificate
 	// just in time go on to CONNACK. AWS drops it (the default, false).
 	JITPKeepFirstConnection bool `yaml:"jitpKeepFirstConnection"`
