@@ -90,6 +90,12 @@ func TestRunReadyAndWatchdog(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("no loop took the watchdog's tick while the region was down")
 	}
+	for deadline := time.Now().Add(10 * time.Second); wd.count() < 4 && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := wd.count(); n != 4 {
+		t.Fatalf("%d keep-alives after a tick taken while the region was down, want 4", n)
+	}
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatalf("Run: %v", err)

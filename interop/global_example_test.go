@@ -2,11 +2,8 @@ package interop
 
 import (
 	"context"
-	"net"
-	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"testing"
 	"time"
 
@@ -25,7 +22,6 @@ import (
 func TestGlobalProvisioningExample(t *testing.T) {
 	aws := testenv.Need(t, "aws", "awscli")
 	openssl := testenv.Need(t, "openssl", "openssl")
-	pub := testenv.Need(t, "mosquitto_pub", "mosquitto-clients")
 	cfg, err := mockcloud.LoadConfig("../testdata/rig.yaml")
 	must(t, err)
 	cfg.IoT.KeyPoolSize = 0
@@ -73,32 +69,8 @@ func TestGlobalProvisioningExample(t *testing.T) {
 
 	// JITP: a factory certificate from the maker CA the script registered.
 	region := cloud.Regions()[1] // eu-west-1
-	port := strconv.Itoa(int(cloud.Port()))
-	px := startSOCKS5Proxy(t, map[string]string{net.JoinHostPort(cfg.GlobalName, port): region.Addr.String()})
 	const thing = "GW-EXAMPLE-0001"
-	work := t.TempDir()
-	csrDir, certDir := filepath.Join(work, "csr"), filepath.Join(work, "certs")
-	must(t, os.Mkdir(csrDir, 0o700))
-	key := filepath.Join(work, "device.key")
-	if out, err := runCmd(ctx, openssl, "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-		"-keyout", key, "-subj", "/O=Example Maker/CN="+thing, "-out", filepath.Join(csrDir, thing+".csr")); err != nil {
-		t.Fatalf("openssl req: %v\n%s", err, out)
-	}
-	if out, err := runCmd(ctx, "../scripts/factory-sign.sh", files.MakerCA, files.MakerCAKey, csrDir, certDir); err != nil {
-		t.Fatalf("factory-sign.sh: %v\n%s", err, out)
-	}
-	leaf, err := os.ReadFile(filepath.Join(certDir, thing+".pem"))
-	must(t, err)
-	ca, err := os.ReadFile(files.MakerCA)
-	must(t, err)
-	chain := filepath.Join(work, "device-and-ca.pem")
-	must(t, os.WriteFile(chain, append(leaf, ca...), 0o600))
-	publish := func() ([]byte, error) {
-		c, cancel := context.WithTimeout(ctx, 30*time.Second)
-		defer cancel()
-		return runCmd(c, pub, "-h", cfg.GlobalName, "-p", port, "--proxy", "socks5h://"+px.addr().String(),
-			"--cafile", files.RootCA, "--cert", chain, "--key", key, "-i", thing, "-q", "1", "-t", "gateways/"+thing+"/status", "-m", "online")
-	}
+	publish := mosquittoJITP(ctx, t, cloud, region, "/O=Example Maker/CN="+thing, thing)
 	if out, err := publish(); err == nil {
 		t.Fatalf("the first JITP connection was accepted:\n%s", out)
 	}

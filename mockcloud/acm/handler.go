@@ -224,14 +224,17 @@ func (c *call) importCertificate() (any, error) {
 	return map[string]string{"CertificateArn": out.ARN}, nil
 }
 
-type arnInput struct{ CertificateArn string }
-
-func (c *call) describeCertificate() (any, error) {
-	var in arnInput
+// certificateArg is the certificate a call names in its CertificateArn.
+func (c *call) certificateArg() (*Certificate, error) {
+	var in struct{ CertificateArn string }
 	if err := c.decode(&in); err != nil {
 		return nil, err
 	}
-	x, err := c.find(in.CertificateArn)
+	return c.find(in.CertificateArn)
+}
+
+func (c *call) describeCertificate() (any, error) {
+	x, err := c.certificateArg()
 	if err != nil {
 		return nil, err
 	}
@@ -247,11 +250,7 @@ func (c *call) describeCertificate() (any, error) {
 }
 
 func (c *call) getCertificate() (any, error) {
-	var in arnInput
-	if err := c.decode(&in); err != nil {
-		return nil, err
-	}
-	x, err := c.find(in.CertificateArn)
+	x, err := c.certificateArg()
 	if err != nil {
 		return nil, err
 	}
@@ -327,11 +326,7 @@ func (c *call) listCertificates() (any, error) {
 }
 
 func (c *call) deleteCertificate() (any, error) {
-	var in arnInput
-	if err := c.decode(&in); err != nil {
-		return nil, err
-	}
-	x, err := c.find(in.CertificateArn)
+	x, err := c.certificateArg()
 	if err != nil {
 		return nil, err
 	}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -142,19 +143,9 @@ func (s *store) list() []Certificate {
 		if d := a.CreatedAt.Compare(b.CreatedAt); d != 0 {
 			return d
 		}
-		return compareStrings(a.ARN, b.ARN)
+		return strings.Compare(a.ARN, b.ARN)
 	})
 	return out
-}
-
-func compareStrings(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // newUUID is a random version 4 UUID, the last part of an ACM certificate ARN.

@@ -1,9 +1,7 @@
 package controlplane
 
 import (
-	"encoding/json"
 	"fmt"
-	"io"
 	"slices"
 
 	"github.com/fleetboot/fleetboot/mockcloud/iotcore/registry"
@@ -29,15 +27,8 @@ func registerCACertificate(c *call) (any, error) {
 		RegistrationConfig      *registrationConfig `json:"registrationConfig"`
 		CertificateMode         string              `json:"certificateMode"`
 	}
-	body, err := io.ReadAll(io.LimitReader(c.r.Body, maxBody+1))
-	if err != nil {
-		return nil, apiErr(codeInvalidRequest, "read body: "+err.Error())
-	}
-	if len(body) > maxBody {
-		return nil, apiErr(codeInvalidRequest, fmt.Sprintf("body larger than %d bytes", maxBody))
-	}
-	if err := json.Unmarshal(body, &in); err != nil {
-		return nil, apiErr(codeInvalidRequest, "body: "+err.Error())
+	if err := decodeAPIBody(c, &in); err != nil {
+		return nil, err
 	}
 	if in.CACertificate == "" {
 		return nil, apiErr(codeInvalidRequest, "caCertificate is required")

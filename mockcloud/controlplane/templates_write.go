@@ -7,6 +7,7 @@ import (
 
 	"github.com/fleetboot/fleetboot/mockcloud/iotcore/registry"
 	"github.com/fleetboot/fleetboot/mockcloud/iotcore/template"
+	"github.com/fleetboot/fleetboot/provisioning"
 )
 
 // maxTemplateBody is the model's TemplateBody maximum.
@@ -18,14 +19,6 @@ const maxTemplateBody = 10240
 type provisioningHook struct {
 	TargetArn      string `json:"targetArn"`
 	PayloadVersion string `json:"payloadVersion"`
-}
-
-// validTemplateName is the model's TemplateName: ^[0-9A-Za-z_-]+$, 1 to 36.
-func validTemplateName(s string) bool {
-	if len(s) == 0 || len(s) > 36 {
-		return false
-	}
-	return strings.Trim(s, "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_-") == ""
 }
 
 // checkRoleARN accepts an IAM role ARN, the shape AWS requires of
@@ -70,9 +63,10 @@ func createTemplate(c *call) (any, error) {
 	if err := decodeAPIBody(c, &in); err != nil {
 		return nil, err
 	}
+	nameErr := provisioning.ValidTemplateName(in.TemplateName)
 	switch {
-	case !validTemplateName(in.TemplateName):
-		return nil, apiErr(codeInvalidRequest, fmt.Sprintf("templateName %q: 1 to 36 characters of [0-9A-Za-z_-]", in.TemplateName))
+	case nameErr != nil:
+		return nil, apiErr(codeInvalidRequest, "templateName: "+nameErr.Error())
 	case in.TemplateBody == "":
 		return nil, apiErr(codeInvalidRequest, "templateBody is required")
 	case in.ProvisioningRoleArn == "":
